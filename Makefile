@@ -29,12 +29,18 @@ SANITY_PYTHONS ?= 3.8 3.9 3.10 3.11 3.12 3.13
 # pip 24.2 is the version ansible-test 2.19 bootstraps in its venvs.
 GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 
+# Drops the pip chatter of ansible-test's venv bootstrap from the log; the exit
+# status stays ansible-test's (pipefail).
+QUIET_PIP := { grep -vE '^ *(WARNING: Location|Looking in|Collecting|Downloading|Installing collected|Successfully|Processing|Attempting|Found existing|Uninstalling|Using cached|Requirement already|━)' || true; }
+
 LAB_DIR ?= .lab
 LAB_ARGS ?=
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_ROOT)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PYTHONDONTWRITEBYTECODE := 1
+# The venv's tools first: ansible-lint, molecule and ansible-test call each other by name.
+export PATH := $(BIN):$(PATH)
 
 # pytest exits 5 when it collected nothing: a gate that ran no test has failed.
 define pytest
@@ -94,10 +100,10 @@ sanity: collection
 	  else echo "NOTE: python$$v not found: compile/import sanity skipped for it"; fi; done; \
 	echo "sanity: controller tests on 3.11, compile/import on:$$pythons"; \
 	cd $(SANITY_DIR) && export PATH="$(BIN):$(PYENV_BINS):$$PATH" && \
-	$(BIN)/ansible-test sanity --venv --python 3.11 --color no && \
+	$(BIN)/ansible-test sanity --venv --python 3.11 --color no 2>&1 | $(QUIET_PIP) && \
 	for v in $$pythons; do \
 	  [ "$$v" = 3.11 ] && continue; \
-	  $(BIN)/ansible-test sanity --venv --python $$v --test compile --test import --color no; \
+	  $(BIN)/ansible-test sanity --venv --python $$v --test compile --test import --color no 2>&1 | $(QUIET_PIP); \
 	done
 
 lint: collection

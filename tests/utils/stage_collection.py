@@ -7,6 +7,10 @@ plus untracked files git does not ignore, as they are in the working tree, so a
 sanity run checks exactly what would be committed. Outside a git checkout every
 file is copied except the generated folders.
 
+The copy lives below build/, which the repository ignores; ansible-test asks git
+which files exist, so the copy gets a git repository of its own (all files added)
+or ansible-test would see every file as ignored and skip all targets.
+
 Usage: python tests/utils/stage_collection.py DEST_ROOT
 """
 from __future__ import annotations
@@ -45,6 +49,8 @@ def main(argv):
     if os.path.isdir(dest):
         # keep tests/output (ansible-test's venv cache lives elsewhere, results here)
         for entry in os.listdir(dest):
+            if entry == '.git':
+                continue
             if entry == 'tests':
                 for sub in os.listdir(os.path.join(dest, entry)):
                     if sub != 'output':
@@ -62,6 +68,9 @@ def main(argv):
             os.symlink(os.readlink(src), target)
         else:
             shutil.copy2(src, target)
+    if not os.path.isdir(os.path.join(dest, '.git')):
+        subprocess.run(['git', 'init', '-q', dest], check=True)
+    subprocess.run(['git', 'add', '-A', '.'], cwd=dest, check=True)
     print(dest)
     return 0
 
