@@ -105,6 +105,7 @@ sanity: collection
 	  [ "$$v" = 3.11 ] && continue; \
 	  $(BIN)/ansible-test sanity --venv --python $$v --test compile --test import --color no 2>&1 | $(QUIET_PIP); \
 	done
+	$(BIN)/python tests/sanity/prove_gates.py
 
 lint: collection
 	$(BIN)/ansible-lint --offline
