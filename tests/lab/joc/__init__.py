@@ -1,0 +1,6 @@
+"""Simulated JOC Cockpit of the JS7 lab (see tests/lab/DESIGN.md and README.md).
+
+Self-contained (standard library only, relative imports only) because the
+installation copies this package into ``<joc home>/lib/js7-lab/joc/``, like the
+product's ``lib/``; the process is started by the ``joc.sh`` instance script.
+"""
