@@ -151,3 +151,39 @@ def plan_hosts(lab_dir: str, mode: str, clusters: int):
 
 def hosts_by_name(hosts):
     return {h.name: h for h in hosts}
+
+
+class Record:
+    """``<dir>/lab.json``: the lab's settings and every resource it created, written before
+    each resource is created, so ``down`` can remove everything even after a failed ``up``."""
+
+    def __init__(self, lab_dir, data):
+        self.lab_dir = lab_dir
+        self.path = os.path.join(lab_dir, LAB_JSON)
+        self.data = data
+        self.data.setdefault("resources", [])
+
+    @classmethod
+    def load(cls, lab_dir):
+        import json
+        path = os.path.join(lab_dir, LAB_JSON)
+        with open(path, encoding="utf-8") as stream:
+            return cls(lab_dir, json.load(stream))
+
+    def save(self):
+        import json
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as stream:
+            json.dump(self.data, stream, indent=2, sort_keys=True)
+        os.replace(tmp, self.path)
+
+    def add(self, resource):
+        self.data["resources"].append(resource)
+        self.save()
+
+    def resources(self, kind=None):
+        return [r for r in self.data["resources"] if kind is None or r["type"] == kind]
+
+    @property
+    def config(self):
+        return self.data["config"]

@@ -148,9 +148,10 @@ def start_holder(host, lab_dir, record):
     config = os.path.join(lab_dir, "ssh", host.name, "sshd_config")
     log = os.path.join(lab_dir, "ssh", host.name, "sshd.log")
     script = ('mount --bind "$1" /opt/sos-berlin.com && mount --bind "$2" /var/sos-berlin.com '
-              '&& exec %s -D -f "$3" -E "$4"' % SSHD)
-    argv = ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--propagation", "private",
-            "sh", "-c", script, "holder", opt_src, var_src, config, log]
+              '&& hostname "$5" && exec %s -D -f "$3" -E "$4"' % SSHD)
+    # --uts: the host has its own host name too (what ansible_hostname reports).
+    argv = ["ip", "netns", "exec", host.netns, "unshare", "--mount", "--uts", "--propagation", "private",
+            "sh", "-c", script, "holder", opt_src, var_src, config, log, host.name]
     with open(os.path.join(lab_dir, "ssh", host.name, "holder.out"), "ab") as out:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                    start_new_session=True)
@@ -182,7 +183,7 @@ def _listening(netns, address, port):
 
 def nsenter_argv(pid, argv):
     """Run argv inside a lab host: its network and mount namespaces (those of its holder)."""
-    return ["nsenter", "-t", str(pid), "-n", "-m", "--"] + list(argv)
+    return ["nsenter", "-t", str(pid), "-n", "-m", "-u", "--"] + list(argv)
 
 
 def link_set(host, up):
