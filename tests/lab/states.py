@@ -425,6 +425,7 @@ def _healthy_cluster(rt, k):
     rt.script(agent, "start")
     rt.script(primary, "start")
     rt.script(secondary, "start")
+    _step(rt, "register")
     register_cluster(rt, k)
     wait_cluster_type(rt, primary, "Coupled", _coupling_timeout(rt))
     rt.timeline("lab", "StateReached", cluster=k, state="Coupled")
