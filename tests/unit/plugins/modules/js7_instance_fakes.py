@@ -50,11 +50,14 @@ def run_module(main, args, check_mode=False, diff=False, monkeypatch=None):
     mp = monkeypatch or pytest.MonkeyPatch()
     mp.setattr(basic.AnsibleModule, 'exit_json', exit_json)
     mp.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+    warnings = []
+    mp.setattr(basic.AnsibleModule, 'warn', lambda self, warning, **kw: warnings.append(warning))
     try:
         with patch_module_args(args):
             try:
                 main()
             except ModuleExit as exc:
+                exc.result['warnings'] = warnings
                 # JSON round trip: what Ansible would see.
                 return json.loads(json.dumps(exc.result))
     finally:
