@@ -280,13 +280,15 @@ class HttpClient(object):
         if isinstance(reason, ssl.SSLError) or isinstance(exc, ssl.SSLError):
             text = to_native(reason)
             hint = ''
-            if 'CERTIFICATE_REQUIRED' in text.upper() or 'certificate required' in text.lower() \
-                    or 'HANDSHAKE_FAILURE' in text.upper() or 'BAD_CERTIFICATE' in text.upper():
-                hint = (' The server wants a client certificate it trusts: set %s and %s.'
+            upper = text.upper()
+            if 'CERTIFICATE_REQUIRED' in upper or 'HANDSHAKE_FAILURE' in upper or 'BAD_CERTIFICATE' in upper \
+                    or 'UNKNOWN_CA' in upper or ('EOF' in upper and not self.client_cert):
+                # A server that demands a client certificate drops the handshake (TLS 1.3: an EOF after it).
+                hint = (' If the server requires HTTPS client authentication, set %s and %s to a certificate it trusts.'
                         % (self.option_names['client_cert'], self.option_names['client_key']))
-            elif 'WRONG_VERSION_NUMBER' in text.upper() or 'record layer failure' in text.lower():
+            elif 'WRONG_VERSION_NUMBER' in upper or 'record layer failure' in text.lower():
                 hint = ' The port does not speak TLS: use http:// or the HTTPS port.'
-            elif 'PEM' in text.upper() or 'KEY_VALUES_MISMATCH' in text.upper():
+            elif 'PEM' in upper or 'KEY_VALUES_MISMATCH' in upper:
                 hint = (' Check %s and %s: PEM files of one certificate and its private key.'
                         % (self.option_names['client_cert'], self.option_names['client_key']))
             return JS7ApiError('TLS failure talking to %s: %s.%s' % (url, text, hint),
@@ -304,7 +306,12 @@ class HttpClient(object):
                                'running and is the URL right?' % where,
                                kind='connection', url=url, method=method, message='connection refused')
         if isinstance(reason, _RETRYABLE_ERRNO_TYPES) or isinstance(exc, HTTPException):
-            return JS7ApiError('%s: the connection broke (%s). The service may be restarting.' % (where, to_native(reason) or type(reason).__name__),
+            hint = ''
+            if url.startswith('https://') and not self.client_cert:
+                hint = (' If the server requires HTTPS client authentication, set %s and %s.'
+                        % (self.option_names['client_cert'], self.option_names['client_key']))
+            return JS7ApiError('%s: the connection broke (%s). The service may be restarting.%s'
+                               % (where, to_native(reason) or type(reason).__name__, hint),
                                kind='connection', url=url, method=method, message=to_native(reason) or type(reason).__name__)
         if isinstance(reason, OSError):
             return JS7ApiError('%s: %s. Check the URL and the network path from the host that runs the module.'
