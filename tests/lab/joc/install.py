@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 if len(sys.argv) < 2 or sys.argv[1] != "com.sos.joc.lab.JocMain":
     sys.stderr.write("usage: run.py com.sos.joc.lab.JocMain --http-port=<ip>:<port> --jetty-base=<dir>\\n")
     sys.exit(1)
-from joc.main import main  # noqa: E402
+from joc.server import main  # noqa: E402
 
 sys.exit(main(sys.argv[2:]))
 '''
