@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -273,6 +274,9 @@ def main(argv=None, out=None):
     except LabError as error:
         sys.stderr.write("lab: %s\n" % error)
         return error.code
+    except (OSError, subprocess.SubprocessError) as error:
+        sys.stderr.write("lab: %s: %s\n" % (type(error).__name__, error))
+        return EXIT_FAILED
     except KeyboardInterrupt:
         sys.stderr.write("lab: interrupted; run `python -m tests.lab down --dir %s` to clean up\n" % args.dir)
         return EXIT_FAILED
