@@ -468,8 +468,12 @@ class ControllerMain(Program):
         if client is None:
             password = None
             agents = self.config.get("js7.auth.agents") or {}
-            if hasattr(agents, "get"):
-                password = agents.get('"%s"' % uri, None) or agents.get(uri, None)
+            # js7.auth.agents."<agent-uri>" (E§1.4, legacy Agent Cluster Watch login)
+            for key, value in (agents.items() if hasattr(agents, "items") else []):
+                if str(key).strip('"') == uri:
+                    password = str(value)
+                    if password.startswith("plain:"):
+                        password = password[len("plain:"):]
             context = self.client_ssl() if uri.startswith("https:") else None
             client = Js7Client(uri, "agent", self.controller_id if password is not None else None,
                                None if password is None else str(password), ssl_context=context, timeout=max(2.0, self.hb * 3))
@@ -644,6 +648,7 @@ class ControllerMain(Program):
 
     _coupling_attempts = {}
     _coupling_next = 0.0
+    _coupling_since = 0.0
 
     def send_coupling_command(self, kind, cs):
         now = time.monotonic()
@@ -651,10 +656,12 @@ class ControllerMain(Program):
             return
         command = {"TYPE": kind, "activeId": cs["setting"]["activeId"], "passiveId": self.own_id, "token": "lab"}
         attempts = self._coupling_attempts.get(kind, 0)
+        if not attempts:
+            self._coupling_since = now
         try:
             self.peer_client(cl.uri_of(cs, cs["setting"]["activeId"])).cluster_command(command, timeout=max(3.0, self.hb * 4))
             if attempts:
-                self.log_command_success(command, attempts, now)
+                self.log_command_success(command, attempts, self._coupling_since)
             self._coupling_attempts = {}
             self._coupling_next = 0.0
         except (HttpException, ConnectionFailure) as error:

@@ -81,6 +81,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "js7-lab"
     sys_version = ""
 
+    def version_string(self):
+        return self.server_version
+
     def do_GET(self):  # noqa: N802 - http.server API
         self._handle("GET")
 

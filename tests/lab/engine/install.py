@@ -19,6 +19,8 @@ import shutil
 import subprocess
 import sys
 
+from .common import version_tuple
+
 ENGINE_DIR = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS_DIR = os.path.join(os.path.dirname(ENGINE_DIR), "scripts")
 VERSIONS = {"2.5": "2.5.9", "2.6": "2.6.7", "2.7": "2.7.1"}
@@ -186,6 +188,16 @@ def _private_conf(controller_id, public, cluster_password, peer_password, users,
     return "\n".join(lines)
 
 
+def _copy_store(source, key_file, target):
+    """Copy a keystore; a PEM certificate with a separate key file becomes one PEM (key + chain)."""
+    if key_file:
+        with open(key_file, "rb") as key, open(source, "rb") as cert:
+            _write(target, key.read() + b"\n" + cert.read(), 0o600)
+    else:
+        shutil.copy2(source, target)
+        os.chmod(target, 0o600)
+
+
 def _tls_block(tls, private_dir, visible):
     """Copy keystore/truststore into config/private and name them (E§1.5).
 
@@ -199,7 +211,7 @@ def _tls_block(tls, private_dir, visible):
     keystore = tls.get("keystore")
     if keystore:
         name = "https-keystore" + (".p12" if not keystore.endswith(".pem") else ".pem")
-        shutil.copy2(keystore, os.path.join(private_dir, name))
+        _copy_store(keystore, tls.get("keystore_key"), os.path.join(private_dir, name))
         block += ["            keystore {", "                file = %s" % hocon_string(visible(os.path.join(private_dir, name)))]
         if tls.get("keystore_password") is not None:
             block.append("                store-password = %s" % hocon_string(tls["keystore_password"]))
@@ -209,7 +221,7 @@ def _tls_block(tls, private_dir, visible):
     client = tls.get("client_keystore")
     if client:
         name = "https-client-keystore" + (".p12" if not client.endswith(".pem") else ".pem")
-        shutil.copy2(client, os.path.join(private_dir, name))
+        _copy_store(client, tls.get("client_keystore_key"), os.path.join(private_dir, name))
         block += ["            client-keystore {", "                file = %s" % hocon_string(visible(os.path.join(private_dir, name)))]
         if tls.get("keystore_password") is not None:
             block.append("                store-password = %s" % hocon_string(tls["keystore_password"]))
@@ -231,8 +243,10 @@ def _tls_block(tls, private_dir, visible):
 def install_controller(host_root, controller_id, http_address, https_address=None, is_backup=None, version="2.7.1",
                        time_scale=0.2, timeline=None, python=None, auth=None, tls=None, host=None, visible_root=None,
                        nodes=None, watches=None, controller_conf=None, private_conf=None, extra_conf="",
-                       user=None, debug_log=True):
+                       user=None, debug_log=True, home=None, data=None):
     """Install one Controller instance; returns an :class:`Installation`.
+
+    home / data: explicit directories (default: the installer's defaults under ``host_root``).
 
     is_backup: ``True`` writes the installer's flat ``js7.journal.cluster.node.is-backup = yes`` (``--standby``),
       ``False`` writes ``= no`` (``--active``), ``'commented'`` keeps the example's commented line, ``None`` omits it.
@@ -249,8 +263,8 @@ def install_controller(host_root, controller_id, http_address, https_address=Non
     auth = dict({"public": True, "cluster_password": "js7-lab-cluster-password", "hash": "sha512",
                  "users": {"History": "history", "JOC": {"password": "joc", "permissions": ["UpdateItem"]}}},
                 **(auth or {}))
-    home = os.path.join(host_root, "opt/sos-berlin.com/js7/controller")
-    data = os.path.join(host_root, "var/sos-berlin.com/js7/controller/var")
+    home = home or os.path.join(host_root, "opt/sos-berlin.com/js7/controller")
+    data = data or os.path.join(host_root, "var/sos-berlin.com/js7/controller/var")
 
     def visible(path):
         return _visible(path, host_root, visible_root)
@@ -323,7 +337,7 @@ AGENT_CONF = """\
 
 def install_agent(host_root, http_address, https_address=None, version="2.7.1", time_scale=0.2, timeline=None,
                   python=None, auth=None, tls=None, host=None, visible_root=None, agent_conf=None, private_conf=None,
-                  extra_conf="", user=None, debug_log=True):
+                  extra_conf="", user=None, debug_log=True, home=None, data=None):
     """Install one Agent (data dir ``var_<port>``, script ``bin/agent_<port>.sh``, E§6.1).
 
     auth: {"public": True, "controllers": {"<ControllerId>": "<password>"}, "client_auth": bool}
@@ -333,8 +347,8 @@ def install_agent(host_root, http_address, https_address=None, version="2.7.1", 
     python = python or sys.executable
     auth = dict({"public": True}, **(auth or {}))
     port = http_address.rsplit(":", 1)[-1]
-    home = os.path.join(host_root, "opt/sos-berlin.com/js7/agent")
-    data = os.path.join(host_root, "var/sos-berlin.com/js7/agent/var_%s" % port)
+    home = home or os.path.join(host_root, "opt/sos-berlin.com/js7/agent")
+    data = data or os.path.join(host_root, "var/sos-berlin.com/js7/agent/var_%s" % port)
 
     def visible(path):
         return _visible(path, host_root, visible_root)
@@ -387,3 +401,46 @@ def _current_user():
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):
         return os.environ.get("USER", "")
+
+
+def install_from_lab_spec(spec):
+    """The orchestration's entry point (tests/lab/states.py ``install_local``).
+
+    ``spec``: kind (primary|secondary|agent), name, home, data, address, version, time_scale, timeline,
+    python, tls, controller_auth ("public" or an authenticated mode), is_backup, pki, ca, controller_id,
+    controller_user, controller_password, peer_url, agent_url. Paths are the ones the host sees.
+    """
+    kind = spec["kind"]
+    https = "%s:4443" % spec["address"] if spec.get("tls") else None
+    tls = None
+    if spec.get("tls"):
+        pki = spec["pki"]
+        tls = {"keystore": os.path.join(pki, "server.pem"), "keystore_key": os.path.join(pki, "server.key"),
+               "client_keystore": os.path.join(pki, "client.pem"), "client_keystore_key": os.path.join(pki, "client.key"),
+               "truststore": spec["ca"]}
+    common = dict(version=spec["version"], time_scale=spec["time_scale"], timeline=spec["timeline"],
+                  python=spec["python"], tls=tls, host=spec["name"], home=spec["home"], data=spec["data"])
+    public = spec.get("controller_auth", "public") == "public"
+    if kind == "agent":
+        controllers = {}
+        if spec.get("controller_id"):
+            controllers[spec["controller_id"]] = "js7-lab-agent-password"
+        return install_agent("/", "%s:4445" % spec["address"], https, visible_root="/",
+                             auth={"public": public, "controllers": controllers}, **common)
+    users = {"History": "history", "JOC": {"password": "joc", "permissions": ["UpdateItem"]}}
+    if spec.get("controller_user"):
+        users[spec["controller_user"]] = {"password": spec.get("controller_password") or "",
+                                          "permissions": ["UpdateItem"]}
+    legacy = version_tuple(full_version(spec["version"])) < (2, 6, 0)
+    agent_url = spec.get("agent_url")
+    auth = {"public": public, "users": users}
+    if legacy and agent_url:
+        auth["agent_passwords"] = {agent_url: "js7-lab-agent-password"}
+    is_backup = spec.get("is_backup")
+    if kind == "primary":
+        is_backup = False if is_backup is None else is_backup
+    elif is_backup is None or is_backup is False:
+        is_backup = "commented"  # a secondary installed without --standby keeps the example's line
+    return install_controller("/", spec["controller_id"], "%s:4444" % spec["address"], https, is_backup=is_backup,
+                              visible_root="/", auth=auth,
+                              watches=[agent_url] if legacy and agent_url else None, **common)
