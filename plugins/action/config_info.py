@@ -65,7 +65,8 @@ class ActionModule(ActionModuleBase):
                              'message': '%s does not exist; JS7 then uses its built-in defaults' % main.path})
         for name in configs.missing_includes:
             findings.append({'code': 'include-missing', 'severity': 'info',
-                             'message': 'included file %s does not exist (an optional include; JS7 ignores it)' % name})
+                             'message': 'optional include %s was not read: it does not exist on the managed node (or it is a '
+                                        'URL, which is not fetched); JS7 ignores a missing optional include' % name})
         quoted_key_findings(findings, configs.main_tree, main.path)
         if private is not None and private.exists:
             quoted_key_findings(findings, configs.private_tree, private.path)

@@ -31,7 +31,7 @@ options:
   path:
     description:
       - An explicit location on the managed node, for installations that use C(--config-directory).
-      - A path ending in C(.conf) names one file, which is used alone (with its includes): nothing is merged
+      - A path ending in C(.conf) names one file, which is used alone (with its includes). Nothing is merged
         and no C(private/private.conf) is read or edited. Use it to read or edit C(private/private.conf) itself.
       - Any other path is a configuration directory holding C(controller.conf) or C(agent.conf) and
         C(private/private.conf).

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 from ansible_collections.jobscheduler.js7.plugins.plugin_utils.hocon_read import lookup, to_bool
 from ansible_collections.jobscheduler.js7.plugins.plugin_utils.hocon_syntax import (
@@ -35,6 +36,11 @@ from ansible_collections.jobscheduler.js7.plugins.plugin_utils.hocon_syntax impo
 )
 
 ABSENT = object()
+
+# A string that HOCON reads back unchanged when written without quotes ...
+_UNQUOTED_SAFE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]*$')
+# ... unless it would read as a number, boolean or null instead.
+_LOOKS_TYPED = re.compile(r'^(?:[+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?|true|false|null)$', re.IGNORECASE)
 _MISSING = object()
 
 
@@ -49,7 +55,9 @@ def render_value(value, existing=None):
 
     Booleans are written ``yes``/``no`` as the JS7 installer does (js7-engine.md §6.4), or
     in the style of the value they replace (``true``/``false``, ``on``/``off``).
-    Strings are always quoted, so ``"yes"`` and ``"10"`` stay strings and URLs keep ``//``.
+    Strings are written unquoted when that reads back as the same string and the value
+    they replace was unquoted (``3s``, ``Backup``); otherwise quoted (URLs, blanks,
+    anything that looks like a number, boolean or null).
     """
     if isinstance(value, bool):
         style = (existing or '').strip().strip('"').lower()
@@ -63,6 +71,9 @@ def render_value(value, existing=None):
     if isinstance(value, (int, float)):
         return json.dumps(value)
     if isinstance(value, str):
+        quoted_before = (existing or '').lstrip().startswith('"')
+        if not quoted_before and _UNQUOTED_SAFE.match(value) and not _LOOKS_TYPED.match(value):
+            return value
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
         return '[' + ', '.join(render_value(v) for v in value) + ']'
@@ -218,8 +229,27 @@ def candidate_set_edits(text, path, value, name='the file'):
             rendered = render_value(value, body[field.value_start:field.value_end])
             line = body[:field.value_start] + rendered + body[field.value_end:]
             candidates.append(('uncomment', _apply(text, [(start, end, line)])))
-    candidates.append(('append', _append(doc, text, '%s = %s' % (render_path(path), render_value(value)))))
+    candidates.append(('append', _append(doc, text, render_assignment(path, value))))
     return candidates
+
+
+def render_assignment(path, value):
+    """The installer's flat line ``a.b.c = value``.
+
+    A segment that needs quotes gets its own nesting level (``a.b { "c.d" { e = v } }``):
+    pyhocon, which verifies every edit, does not read keys that mix quoted and unquoted parts.
+    """
+    runs = []
+    for segment in path:
+        if render_path((segment,)) == segment and runs and not runs[-1][0]:
+            runs[-1][1].append(segment)
+        else:
+            runs.append((render_path((segment,)) != segment, [segment]))
+    keys = ['.'.join(run) if not quoted else render_path(tuple(run)) for quoted, run in runs]
+    text = '%s = %s' % (keys[-1], render_value(value))
+    for key in reversed(keys[:-1]):
+        text = '%s { %s }' % (key, text)
+    return text
 
 
 def _commented_line(doc, text, path):

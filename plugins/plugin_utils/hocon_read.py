@@ -87,6 +87,9 @@ def _parse_error(path, text, exc):
     line = getattr(exc, 'lineno', None)
     column = getattr(exc, 'col', None)
     reason = getattr(exc, 'msg', None) or str(exc)
+    if len(reason) > 80 or '\n' in reason:
+        # pyparsing spells out the whole grammar it expected; that helps nobody.
+        reason = 'unexpected input'
     found = ''
     try:
         bad_line = exc.line
@@ -133,7 +136,8 @@ def _sandbox(files, missing_includes, includes_empty=False):
                                     unresolved_value=_config_parser.NO_SUBSTITUTION)
 
     def parse_url(cls, url, timeout=None, resolve=True, required=False, unresolved_value=None):
-        if includes_empty:
+        if includes_empty or not required:
+            missing_includes.append(url)
             return []
         raise ConfigFileError(url, 'include url(...) is not read: the control node does not fetch URLs named in a JS7 '
                                    'configuration')
