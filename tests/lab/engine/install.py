@@ -260,9 +260,10 @@ def install_controller(host_root, controller_id, http_address, https_address=Non
     host_root = os.path.abspath(host_root)
     visible_root = host_root if visible_root is None else visible_root
     python = python or sys.executable
-    auth = dict({"public": True, "cluster_password": "js7-lab-cluster-password", "hash": "sha512",
-                 "users": {"History": "history", "JOC": {"password": "joc", "permissions": ["UpdateItem"]}}},
-                **(auth or {}))
+    given = dict(auth or {})
+    users = {"History": "history", "JOC": {"password": "joc", "permissions": ["UpdateItem"]}}
+    users.update(given.pop("users", None) or {})  # the installer's users plus the caller's
+    auth = dict({"public": True, "cluster_password": "js7-lab-cluster-password", "hash": "sha512", "users": users}, **given)
     home = home or os.path.join(host_root, "opt/sos-berlin.com/js7/controller")
     data = data or os.path.join(host_root, "var/sos-berlin.com/js7/controller/var")
 

@@ -205,3 +205,57 @@ def client_context(ca_pem, cert_pem=None):
     if cert_pem:
         context.load_cert_chain(cert_pem)
     return context
+
+
+class EngineLab:
+    """Installs components under one directory and kills them all at the end (tests only)."""
+
+    def __init__(self, root, version="2.7", time_scale=0.2):
+        self.root = root
+        self.version = version
+        self.time_scale = time_scale
+        self.timeline = os.path.join(root, "timeline.jsonl")
+        self.installs = []
+
+    def controller(self, name, address, controller_id="controller9", **kw):
+        from .install import install_controller  # pylint: disable=import-outside-toplevel
+        kw.setdefault("version", self.version)
+        kw.setdefault("time_scale", self.time_scale)
+        inst = install_controller(os.path.join(self.root, "hosts", name), controller_id, address, timeline=self.timeline,
+                                  host=name, **kw)
+        self.installs.append(inst)
+        return inst
+
+    def agent(self, name, address, **kw):
+        from .install import install_agent  # pylint: disable=import-outside-toplevel
+        kw.setdefault("version", self.version)
+        kw.setdefault("time_scale", self.time_scale)
+        inst = install_agent(os.path.join(self.root, "hosts", name), address, timeline=self.timeline, host=name, **kw)
+        self.installs.append(inst)
+        return inst
+
+    def timeline_events(self):
+        try:
+            with open(self.timeline, encoding="utf-8") as file:
+                return [json.loads(line) for line in file if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def cleanup(self):
+        for inst in reversed(self.installs):
+            try:
+                inst.cancel(timeout=30)
+            except Exception:  # pylint: disable=broad-except
+                pass
+
+
+def cluster_type(inst, **kw):
+    status, _, body = http("GET", inst.api + "/cluster", **kw)
+    return json.loads(body).get("TYPE") if status == 200 else "HTTP %d" % status
+
+
+def appoint(primary, backup, **extra):
+    body = {"TYPE": "ClusterAppointNodes", "idToUri": {"Primary": primary.http_uri, "Backup": backup.http_uri},
+            "activeId": "Primary"}
+    body.update(extra)
+    return http("POST", primary.api + "/command", body)
