@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -77,6 +78,9 @@ def parser():
                        help="public: js7.web.server.auth.public = true (product default); basic: users required")
         p.add_argument("--time-scale", type=_time_scale, default=0.2,
                        help="factor on JS7's delays (default 0.2; 1 = real time)")
+        p.add_argument("--loopback-net", default=os.environ.get("JS7_LAB_LOOPBACK_NET", layout.DEFAULT_LOOPBACK_NET),
+                       help="local mode: the first three octets of the hosts' loopback addresses (default 127.0.0, "
+                            "env JS7_LAB_LOOPBACK_NET), so that two local labs can run side by side")
         p.add_argument("--joc-session-timeout", type=_seconds, default=1800.0,
                        help="JOC idle session timeout in seconds (default 1800 = 30 min, the product default)")
 
@@ -129,7 +133,11 @@ def validate_up(args):
         if lab_dir.startswith(tuple(p + "/" for p in layout.MOUNT_POINTS)):
             raise LabError("--dir must not be under %s (those are the lab hosts' mount points)"
                            % " or ".join(layout.MOUNT_POINTS), EXIT_USAGE)
+    if not re.fullmatch(r"127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)", args.loopback_net):
+        raise LabError("--loopback-net must be like 127.0.0 (three octets in 127.0.0.0/8), not %r"
+                       % args.loopback_net, EXIT_USAGE)
     config = {
+        "loopback_net": args.loopback_net,
         "dir": lab_dir, "mode": args.mode, "clusters": args.clusters, "version": args.version,
         "version_full": layout.VERSIONS[args.version], "state": args.state, "tls": bool(args.tls),
         "controller_auth": args.controller_auth, "time_scale": args.time_scale,
@@ -158,7 +166,7 @@ def _load(lab_dir):
 def cmd_up(args, out):
     from . import states  # pylint: disable=import-outside-toplevel
     config = validate_up(args)
-    hosts = layout.plan_hosts(config["dir"], config["mode"], config["clusters"])
+    hosts = layout.plan_hosts(config["dir"], config["mode"], config["clusters"], config["loopback_net"])
     if config["mode"] == "local":
         states.check_free_ports(hosts, config["tls"])
     started = time.time()

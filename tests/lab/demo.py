@@ -38,7 +38,8 @@ def run_demo(args, out):
     from . import cli, states  # pylint: disable=import-outside-toplevel
     up_args = argparse.Namespace(dir=args.dir, mode=args.mode, clusters=1, version=args.version,
                                  state="standalone-secondary", tls=False, controller_auth="public",
-                                 time_scale=0.2, joc_session_timeout=1800.0)
+                                 time_scale=0.2, joc_session_timeout=1800.0,
+                                 loopback_net=os.environ.get("JS7_LAB_LOOPBACK_NET", layout.DEFAULT_LOOPBACK_NET))
     out.write("== JS7 lab demo: a Secondary Controller that was started without is-backup (JS7 %s, %s mode)\n"
               % (layout.VERSIONS[args.version], args.mode))
     out.write("$ python -m tests.lab up --state standalone-secondary --version %s --mode %s --dir %s\n"

@@ -122,11 +122,14 @@ class Host:
                                                 "joc": "joc.log"}[self.component])
 
 
-def local_address(kind: str, cluster: int) -> str:
+DEFAULT_LOOPBACK_NET = "127.0.0"
+
+
+def local_address(kind: str, cluster: int, net: str = DEFAULT_LOOPBACK_NET) -> str:
     if kind == "joc":
-        return "127.0.0.2"
+        return "%s.2" % net
     offset = {"primary": 1, "secondary": 2, "agent": 3}[kind]
-    return "127.0.0.%d" % (10 * cluster + offset)
+    return "%s.%d" % (net, 10 * cluster + offset)
 
 
 def netns_address(kind: str, cluster: int) -> str:
@@ -136,15 +139,15 @@ def netns_address(kind: str, cluster: int) -> str:
     return "198.18.%d.%d" % (cluster, offset)
 
 
-def plan_hosts(lab_dir: str, mode: str, clusters: int):
+def plan_hosts(lab_dir: str, mode: str, clusters: int, loopback_net: str = DEFAULT_LOOPBACK_NET):
     hosts = []
     index = 0
     for cluster in range(1, clusters + 1):
         for kind in ("primary", "secondary", "agent"):
-            address = local_address(kind, cluster) if mode == "local" else netns_address(kind, cluster)
+            address = local_address(kind, cluster, loopback_net) if mode == "local" else netns_address(kind, cluster)
             hosts.append(Host("c%d-%s" % (cluster, kind), kind, cluster, address, mode, lab_dir, index))
             index += 1
-    address = local_address("joc", 0) if mode == "local" else netns_address("joc", 0)
+    address = local_address("joc", 0, loopback_net) if mode == "local" else netns_address("joc", 0)
     hosts.append(Host("joc", "joc", 0, address, mode, lab_dir, index))
     return hosts
 

@@ -43,7 +43,8 @@ class Runtime:
         self.record = record
         self.config = record.config
         self.dir = self.config["dir"]
-        self.hosts = layout.plan_hosts(self.dir, self.config["mode"], self.config["clusters"])
+        self.hosts = layout.plan_hosts(self.dir, self.config["mode"], self.config["clusters"],
+                                       self.config.get("loopback_net", layout.DEFAULT_LOOPBACK_NET))
         self.by_name = layout.hosts_by_name(self.hosts)
         self.python = self.config["python"]
 
@@ -313,70 +314,7 @@ def install_local(spec):
         install_joc(spec["home"], spec["data"], settings, spec["python"],
                     "%s:%d" % (spec["address"], layout.JOC_PORT), https)
         return
-    install = _engine_install()
-    if hasattr(install, "install_from_lab_spec"):
-        install.install_from_lab_spec(spec)
-    else:
-        _interim_install(spec)
-
-
-def _interim_install(spec):
-    """Interim layout until tests/lab/engine/install.py lands (it owns the installer's layout):
-    the engine package copied to ``<home>/lib/js7-lab``, its lab.json, the instance scripts from
-    tests/lab/scripts with their variables set, and the configuration files (E§1.6, E§6.1, E§6.4)."""
-    engine_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "engine")
-    scripts_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts")
-    home, data, kind = spec["home"], spec["data"], spec["kind"]
-    lib = os.path.join(home, "lib", "js7-lab")
-    if os.path.isdir(lib):
-        shutil.rmtree(lib)
-    shutil.copytree(engine_dir, lib, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    with open(os.path.join(lib, "lab.json"), "w", encoding="utf-8") as stream:
-        json.dump({"version": spec["version"], "time_scale": spec["time_scale"], "timeline": spec["timeline"],
-                   "python": spec["python"], "host": spec["name"]}, stream)
-    os.makedirs(os.path.join(home, "bin"), exist_ok=True)
-    component = "agent" if kind == "agent" else "controller"
-    port = layout.AGENT_PORT if kind == "agent" else layout.CONTROLLER_PORT
-    prefix = "JS7_AGENT" if kind == "agent" else "JS7_CONTROLLER"
-    values = {"LAB_PYTHON": spec["python"], prefix + "_HOME": home, prefix + "_USER": "",
-              prefix + "_HTTP_PORT": "%s:%d" % (spec["address"], port),
-              prefix + "_HTTPS_PORT": "%s:%d" % (spec["address"], layout.HTTPS_PORT) if spec["tls"] else "",
-              prefix + "_DATA": data, prefix + "_CONFIG_DIR": os.path.join(data, "config"),
-              prefix + "_LOGS": os.path.join(data, "logs"), prefix + "_PID_FILE_DIR": os.path.join(data, "logs"),
-              prefix + "_PID_FILE_NAME": component + ".pid", prefix + "_WORK_DIR": os.path.join(data, "work"),
-              "JS7_CONTROLLER_ID": spec.get("controller_id") or "controller"}
-    targets = {"%s.sh" % component: "%s.sh" % component,
-               "%s_instance.sh" % component: ("agent_%d.sh" % port if kind == "agent" else "controller_instance.sh")}
-    for source, target in targets.items():
-        with open(os.path.join(scripts_dir, source), encoding="utf-8") as stream:
-            text = stream.read()
-        for key, value in values.items():
-            text = text.replace("@%s@" % key, value)
-        path = os.path.join(home, "bin", target)
-        with open(path, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(path, 0o755)
-    for sub in ("config/private", "state", "logs", "work"):
-        os.makedirs(os.path.join(data, sub), exist_ok=True)
-    public = "true" if spec["controller_auth"] == "public" else "false"
-    if kind == "agent":
-        conf = "# agent.conf (lab)\njs7.web.server.auth.public = %s\n" % public
-        name = "agent.conf"
-    else:
-        conf = ("# controller.conf (lab: from controller.conf-example)\n"
-                "js7.web.server.auth.public = %s\n" % public)
-        if kind == "secondary":
-            conf += ("js7.journal.cluster.node.is-backup = yes\n" if spec["is_backup"]
-                     else "# js7.journal.cluster.node.is-backup = yes\n")
-        name = "controller.conf"
-    with open(os.path.join(data, "config", name), "w", encoding="utf-8") as stream:
-        stream.write(conf)
-    private = "# private.conf (lab)\n"
-    if spec["controller_auth"] == "basic" and spec.get("controller_user"):
-        private += ('js7.auth.users { %s { password = "plain:%s" } }\n'
-                    % (spec["controller_user"], spec["controller_password"]))
-    with open(os.path.join(data, "config", "private", "private.conf"), "w", encoding="utf-8") as stream:
-        stream.write(private)
+    _engine_install().install_from_lab_spec(spec)  # tests/lab/engine/install.py (E§1.6, E§6)
 
 
 # ---------------------------------------------------------------------------------- up
