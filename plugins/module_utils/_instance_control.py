@@ -271,7 +271,7 @@ class InstanceControl:
         if rc != 0:
             detail = ': %s' % err.strip().splitlines()[-1] if err.strip() else ''
             if action == 'start':
-                self.fail('%s failed (rc=%s)%s' % (' '.join(cmd), rc, detail))
+                self.fail('%s did not start: %s failed (rc=%s)%s' % (self.location.title, ' '.join(cmd), rc, detail))
             # A stop or cancel that reports an error may still have ended the engine: the process decides.
             after = self.inspect()
             if after.running:

@@ -170,9 +170,18 @@ class FakeInstallation:
             return None
 
     def kill(self):
-        pid = self.lock_pid()
-        if pid:
+        """Kill every engine this installation started (the script's PID file names each one,
+        also one that has not written state/lock yet)."""
+        pids = {self.lock_pid()}
+        try:
+            pids.add(int((self.data / 'logs' / 'controller.pid').read_text().strip()))
+        except (OSError, ValueError):
+            pass
+        for pid in pids - {None}:
             try:
+                with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+                    if ('--data-directory=%s' % self.data).encode() not in handle.read():
+                        continue  # not ours (any more): never kill a stranger
                 os.kill(pid, 9)
             except OSError:
                 pass
