@@ -107,7 +107,11 @@ def test_register_validation(joc_lab):
         ({"controllers": [{"url": "http://a:1", "role": "PRIMARY"}, {"url": "http://a:1", "role": "BACKUP"}]},
          "JOC-400"),
         ({"controllers": [{"url": "ftp://a", "role": "PRIMARY"}]}, "JOC-400"),
-        (registration(joc_lab, controller_id="nosuch"), "JOC-408"),
+        # reachable Controllers answering another ID: JOC-405 comes first (J§2.3 step 5)
+        (registration(joc_lab, controller_id="nosuch"), "JOC-405"),
+        # unreachable on update is tolerated, then the unknown ID fails (J§2.3 step 6)
+        ({"controllerId": "nosuch", "controllers": [{"url": "http://127.0.0.1:9", "role": "STANDALONE"}]},
+         "JOC-408"),
         (registration(joc_lab, controller_id=""), "JOC-171"),  # new registration of an existing ID
     ]
     for body, code in cases:
