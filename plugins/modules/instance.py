@@ -112,7 +112,7 @@ notes:
   - Run the module as the JS7 user (C(become_user)) or as root. The instance script switches to C(JS7_CONTROLLER_USER) /
     C(JS7_AGENT_USER) when run by root; C(systemctl) needs root (C(become_user=root)) unless polkit allows the JS7 user.
     The JS7 user must be able to read C(<data_dir>/state/lock), C(<data_dir>/logs/) and the C(/proc) entries of the instance's process.
-  - The script's C(stop --timeout=N) is not used: after N seconds it kills the instance, which makes an active node fail over.
+  - The script's C(stop --timeout=N) is not used, since after N seconds it kills the instance, which makes an active node fail over.
     Use O(state=aborted) explicitly for that.
   - Exit codes of the JS7 instance scripts are not documented; the module decides by the process and the lock, not by the exit code,
     except that a C(start) that exits non-zero fails the task.

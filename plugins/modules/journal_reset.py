@@ -67,7 +67,7 @@ attributes:
 notes:
   - Run as the JS7 user (C(become_user)) or root, so that the module can read and delete every file in C(state/) and write the archive.
   - Stop the instance first with M(jobscheduler.js7.instance).
-  - Never reset the journal of the active cluster node: its journal is the cluster's state. The module cannot tell which node is
+  - Never reset the journal of the active cluster node, since its journal is the cluster's state. The module cannot tell which node is
     active while the instance is stopped; the roles of this collection check that before they call it.
 seealso:
   - module: jobscheduler.js7.instance
