@@ -91,17 +91,19 @@ EXAMPLES = r'''
     that: js7_conf.cluster.is_backup
     fail_msg: "{{ js7_conf.findings | map(attribute='message') | join('; ') }}"
 
-- name: Read an Agent's configuration in a non-default data directory
+- name: Read an Agent's configuration from its data directory
   jobscheduler.js7.config_info:
     component: agent
-    data_dir: /var/sos-berlin.com/js7/agent/var_4445
+    data_dir: "{{ js7_agent_data | default('/var/sos-berlin.com/js7/agent/var_4445') }}"
   become: true
   register: agent_conf
+  when: "'js7_agent' in group_names"
 
-- name: Read one file only, for example private.conf of a Controller with its own configuration directory
+- name: Read one file only, here the Controller's private.conf
   jobscheduler.js7.config_info:
-    path: /var/sos-berlin.com/js7/controller/var/config/private/private.conf
+    path: "{{ js7_controller_data | default('/var/sos-berlin.com/js7/controller/var') }}/config/private/private.conf"
   become: true
+  when: "'js7_agent' not in group_names"
 '''
 
 RETURN = r'''
