@@ -25,7 +25,7 @@ def engine(tmp_path):
 
 
 def events(inst, after=0, kind="ClusterEvent"):
-    status, _, body = http("GET", inst.api + "/event?return=%s&after=%d&timeout=0" % (kind, after), headers=NDJSON)
+    status, _ignored, body = http("GET", inst.api + "/event?return=%s&after=%d&timeout=0" % (kind, after), headers=NDJSON)
     assert status == 200, body
     return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
 
@@ -52,7 +52,7 @@ def test_standalone_secondary_refuses_start_backup_node(engine, version, pattern
     assert json.loads(appoint(primary, secondary)[2]) == {"TYPE": "Accepted"}  # idempotent
     wait_for(lambda: len(re.findall(pattern, primary.log_text(), re.M)) >= 2, 30, message="WARN lines")
     assert cluster_type(primary) == "NodesAppointed"
-    status, _, body = http("POST", secondary.api + "/cluster/command", {"TYPE": "ClusterStartBackupNode"})
+    status, _ignored, body = http("POST", secondary.api + "/cluster/command", {"TYPE": "ClusterStartBackupNode"})
     assert status == 400 and json.loads(body)["code"] == "ClusterNodeIsNotBackup"
     if version == "2.7":  # escalation: ⚪ (not logged), 🟡 debug, 🟠 info, 🔴 WARN
         debug = open(os.path.join(primary.logs_dir, "controller-debug.log"), encoding="utf-8").read()
@@ -62,14 +62,14 @@ def test_standalone_secondary_refuses_start_backup_node(engine, version, pattern
     # a different setting (other than the passive URI) is not updatable; the passive URI alone is
     body = {"TYPE": "ClusterAppointNodes", "idToUri": {"Primary": primary.http_uri, "Backup": secondary.http_uri},
             "activeId": "Backup"}
-    status, _, problem = http("POST", primary.api + "/command", body)
+    status, _ignored, problem = http("POST", primary.api + "/command", body)
     problem = json.loads(problem)
     assert status == 400 and problem["code"] == "ClusterSettingNotUpdatable"
     if version == "2.5":
         assert problem["message"] == "ClusterState cannot be updated in this state"
     else:
         assert problem["message"].startswith("Current ClusterState cannot be updated: NodesAppointed(")
-    status, _, _ = appoint(primary, secondary, idToUri={"Primary": primary.http_uri, "Backup": "http://127.0.0.249:4444"})
+    status, _ignored, _ignored = appoint(primary, secondary, idToUri={"Primary": primary.http_uri, "Backup": "http://127.0.0.249:4444"})
     assert status == 200 and events(primary)[-1]["TYPE"] == "ClusterSettingUpdated"
     # passive URI back: the refusal continues
     assert appoint(primary, secondary)[0] == 200
@@ -104,7 +104,7 @@ def test_coupling_with_cluster_watch_2_7(engine):
         # orders are replicated; commands on the passive node are refused
         http("POST", primary.api + "/command", {"TYPE": "AddOrder", "order": {"id": "coupled", "workflowPath": "wf"}})
         wait_for(lambda: json.loads(http("GET", backup.api)[2]).get("orderCount") == 2, 10)
-        status, _, body = http("POST", backup.api + "/command", {"TYPE": "AddOrder", "order": {"id": "x", "workflowPath": "wf"}})
+        status, _ignored, body = http("POST", backup.api + "/command", {"TYPE": "AddOrder", "order": {"id": "x", "workflowPath": "wf"}})
         assert status == 503 and json.loads(body)["code"] == "ClusterNodeIsNotActive"
         # the passive node dies: PassiveLost after heartbeat + heartbeat-timeout (scaled)
         assert backup.cancel().returncode == 0
@@ -133,7 +133,7 @@ def test_switchover_and_shutdown_semantics(engine):
     assert primary.start().returncode == 0 and backup.start().returncode == 0
     watch = ClusterWatchClient([primary.http_uri, backup.http_uri]).start()
     try:
-        status, _, body = http("POST", primary.api + "/command", {"TYPE": "ClusterSwitchOver"})
+        status, _ignored, body = http("POST", primary.api + "/command", {"TYPE": "ClusterSwitchOver"})
         assert status == 400 and json.loads(body)["code"] == "ClusterSwitchOverButNotCoupled"
         assert appoint(primary, backup)[0] == 200
         wait_for(lambda: cluster_type(primary) == "Coupled", 30)
@@ -162,7 +162,7 @@ def test_coupling_with_agent_watch_2_5_and_stale_watch(engine):
     engine.version = "2.5"
     agent = engine.agent("agent", "127.0.0.243:4445", auth={"controllers": {"controller9": "agent-pw"}})
     assert agent.start().returncode == 0
-    status, _, body = http("GET", agent.api + "/clusterWatch?controllerId=controller9")
+    status, _ignored, body = http("GET", agent.api + "/clusterWatch?controllerId=controller9")
     assert status == 400 and json.loads(body)["message"] == "No ClusterState registered for 'controller9'"
     # the Agent remembers an earlier incarnation of the cluster
     uris = {"Primary": "http://127.0.0.241:4444", "Backup": "http://127.0.0.242:4444"}
@@ -213,7 +213,7 @@ def test_https_with_lab_ca(engine, tmp_path):
     assert result.returncode == 0, result.stderr
     url = "https://127.0.0.237:4443/controller/api"
     assert http("GET", url, context=client_context(ca_pem, pem))[0] == 200
-    other_ca, _ = make_ca(str(tmp_path / "other"), "Another CA")
+    other_ca, _ignored = make_ca(str(tmp_path / "other"), "Another CA")
     with pytest.raises(ssl.SSLError):
         http("GET", url, context=client_context(other_ca, pem))
     with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):  # client certificate required

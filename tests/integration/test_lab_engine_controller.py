@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.lab.engine.testing import EngineLab, basic, http, wait_for
+from tests.lab.engine.testing import EngineLab, basic, http
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d{3} (info |debug|trace|WARN |ERROR) [\w.$]+ - ")
 
@@ -48,7 +48,7 @@ def test_start_layout_log_and_overview(engine):
     assert overview["id"] == "controller9" and overview["version"] == "2.7.1"
     assert isinstance(overview["startedAt"], int) and isinstance(overview["initiallyStartedAt"], int)
     assert "isTerminating" not in overview and overview["orderCount"] == 0
-    status, _, body = http("GET", "http://127.0.0.200:4444/")
+    status, _ignored, body = http("GET", "http://127.0.0.200:4444/")
     assert status == 404 and body.decode() == "Try http://127.0.0.200:4444/controller/api"
 
     assert primary.status().returncode == 0
@@ -86,7 +86,7 @@ def test_fresh_backup_awaits_appointment(engine):
     backup = engine.controller("c9-secondary", "127.0.0.202:4444", is_backup=True)
     assert backup.start().returncode == 0
     for path in ("/cluster", "/cluster?return=ClusterNodeState", "/event?timeout=0"):
-        status, _, body = http("GET", backup.api + path, headers={"Accept": "application/x-ndjson"})
+        status, _ignored, body = http("GET", backup.api + path, headers={"Accept": "application/x-ndjson"})
         assert status == 503 and json.loads(body)["code"] == "BackupClusterNodeNotAppointed", path
     assert http("GET", backup.api)[0] == 200
     assert [n for n in os.listdir(backup.state_dir) if n.startswith("controller")] == []  # no journal until appointed
@@ -119,24 +119,24 @@ def test_authentication_session_basic_public(engine):
     primary = engine.controller("c9-primary", "127.0.0.204:4444", is_backup=False,
                                 auth={"public": False, "users": {"ops": {"password": "s3cret"}}})
     assert primary.start().returncode == 0
-    status, headers, _ = http("GET", primary.api + "/cluster")
+    status, headers, _ignored = http("GET", primary.api + "/cluster")
     assert status == 401 and headers["www-authenticate"] == 'Basic realm="JS7 JobScheduler Controller"'
     status, headers, body = http("GET", primary.api + "/cluster", headers=basic("ops", "wrong"))
     assert status == 401 and json.loads(body)["code"] == "InvalidLogin"
     assert http("GET", primary.api + "/cluster", headers=basic("ops", "s3cret"))[0] == 200
-    status, _, body = http("POST", primary.api + "/session",
-                           {"TYPE": "Login", "userAndPassword": {"userId": "ops", "password": "nope"}})
-    assert status == 401 and json.loads(body) == {"TYPE": "Problem", "code": "InvalidLogin",
-                                                   "message": "Login: unknown user or invalid password"}
-    status, _, body = http("POST", primary.api + "/session",
-                           {"TYPE": "Login", "userAndPassword": {"userId": "ops", "password": "s3cret"}})
+    login = {"TYPE": "Login", "userAndPassword": {"userId": "ops", "password": "nope"}}
+    status, _ignored, body = http("POST", primary.api + "/session", login)
+    assert status == 401 and json.loads(body) == {
+        "TYPE": "Problem", "code": "InvalidLogin", "message": "Login: unknown user or invalid password"}
+    login["userAndPassword"]["password"] = "s3cret"
+    status, _ignored, body = http("POST", primary.api + "/session", login)
     logged_in = json.loads(body)
     assert status == 200 and logged_in["TYPE"] == "LoggedIn" and logged_in["js7Version"] == "2.7.1"
     session = {"x-js7-session": logged_in["sessionToken"]}
     assert http("GET", primary.api + "/cluster", headers=session)[0] == 200
     assert http("POST", primary.api + "/session", {"TYPE": "Logout", "sessionToken": logged_in["sessionToken"]},
                 headers=session)[0] == 200
-    status, _, body = http("GET", primary.api + "/cluster", headers=session)
+    status, _ignored, body = http("GET", primary.api + "/cluster", headers=session)
     assert status == 403 and json.loads(body)["code"] == "InvalidSessionToken"
     # the History user of the installer's private.conf is sha512-encoded
     assert "sha512:" in read(primary.private_conf_file)
@@ -147,7 +147,7 @@ def test_event_api_long_poll_and_orders_survive_restart(engine):
     # js7-engine.md §3.8
     primary = engine.controller("c9-primary", "127.0.0.205:4444", is_backup=False)
     assert primary.start().returncode == 0
-    status, _, _ = http("GET", primary.api + "/event?timeout=0", headers={"Accept": "application/json"})
+    status, _ignored, _ignored = http("GET", primary.api + "/event?timeout=0", headers={"Accept": "application/json"})
     assert status == 406
     eid = json.loads(http("GET", primary.api + "/cluster")[2])["eventId"]
     status, headers, body = http("GET", primary.api + "/event?after=%d&timeout=0.3" % eid, headers={"Accept": "application/x-ndjson"})
@@ -169,7 +169,7 @@ def test_event_api_long_poll_and_orders_survive_restart(engine):
     assert primary.stop().returncode == 0
     assert primary.start().returncode == 0
     # the new journal file starts after the old events: older EventIds are torn
-    status, _, body = http("GET", primary.api + "/event?after=%d&timeout=0" % eid, headers={"Accept": "application/x-ndjson"})
+    status, _ignored, body = http("GET", primary.api + "/event?after=%d&timeout=0" % eid, headers={"Accept": "application/x-ndjson"})
     problem = json.loads(body)
     assert status == 400 and problem["code"] == "EventSeqTorn" and problem["arguments"]["requestedAfter"] == str(eid)
     assert json.loads(http("GET", primary.api)[2])["orderCount"] == 1

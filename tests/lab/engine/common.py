@@ -161,7 +161,7 @@ class LabSettings:
 def parse_host_port(spec: str, default_host="0.0.0.0"):
     """`[iface:]port` as the engine's --http-port accepts it (E§1.5)."""
     if spec.startswith("["):
-        host, _, port = spec[1:].partition("]:")
+        host, _ignored, port = spec[1:].partition("]:")
         return host, int(port)
     if ":" in spec:
         host, port = spec.rsplit(":", 1)

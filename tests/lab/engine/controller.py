@@ -947,8 +947,8 @@ class ControllerMain(Program):
         if self.legacy_watches():
             problem = self.report_legacy({"TYPE": "ClusterWatchEvents", "from": self.own_id, "events": [event],
                                           "clusterState": new_state})
-            if problem:
-                raise problem
+            if problem is not None:
+                raise Problem(problem.code, problem.message, problem.arguments, problem.status)
         else:
             watch_id = cs["setting"].get("clusterWatchId")
             if not watch_id:

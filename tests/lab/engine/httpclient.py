@@ -126,7 +126,7 @@ class Js7Client:
         body = {"TYPE": "Login"}
         if self.user_id is not None:
             body["userAndPassword"] = {"userId": self.user_id, "password": self.password or ""}
-        status, _, payload = self.raw("POST", path, body)
+        status, _ignored, payload = self.raw("POST", path, body)
         if status != 200:
             self._raise_for(status, "POST", path, payload)
         self.session = json.loads(payload)["sessionToken"]
@@ -172,11 +172,11 @@ class Js7Client:
         return payload, response_headers
 
     def get_json(self, path, timeout=None):
-        payload, _ = self.request("GET", path, timeout=timeout)
+        payload, _ignored = self.request("GET", path, timeout=timeout)
         return json.loads(payload)
 
     def post_json(self, path, obj, timeout=None):
-        payload, _ = self.request("POST", path, obj, timeout=timeout)
+        payload, _ignored = self.request("POST", path, obj, timeout=timeout)
         return json.loads(payload) if payload else None
 
     def command(self, obj, timeout=None):

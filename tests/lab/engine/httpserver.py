@@ -288,7 +288,7 @@ class GateKeeper:
         configured = entry[0]
         if configured == "":
             return password == ""
-        scheme, _, value = configured.partition(":")
+        scheme, _ignored, value = configured.partition(":")
         if scheme == "plain":
             return hmac.compare_digest(value.encode(), str(password).encode())
         if scheme == "sha512":
@@ -330,7 +330,7 @@ class GateKeeper:
                 decoded = base64.b64decode(authorization.split(None, 1)[1]).decode("utf-8")
             except (ValueError, UnicodeDecodeError):
                 raise self._invalid() from None
-            user_id, _, password = decoded.partition(":")
+            user_id, _ignored, password = decoded.partition(":")
             if self.check_password(user_id, password):
                 return User(user_id, permissions=self.users[user_id][1])
             self.log.warn(self.logger, "Login: unknown user or invalid password for UserId '%s'" % user_id)
@@ -384,7 +384,7 @@ class GateKeeper:
 
     def session_list(self):
         with self._lock:
-            return [{"userId": user.id} for user, _ in self._sessions.values()]
+            return [{"userId": user.id} for user, _ignored in self._sessions.values()]
 
 
 # --------------------------------------------------------------------------- TLS
@@ -419,7 +419,7 @@ def _truststore_bundle(config, work_dir):
     for index, store in enumerate(stores):
         path = store.get("file")
         if path and os.path.exists(path):
-            pem, _ = _load_store_as_pem(path, store.get("store-password", None), work_dir, "truststore-%d" % index, False)
+            pem, _ignored = _load_store_as_pem(path, store.get("store-password", None), work_dir, "truststore-%d" % index, False)
             paths.append(pem)
     return paths
 

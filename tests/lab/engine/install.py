@@ -55,7 +55,6 @@ def copy_engine_package(lib_dir):
     for name in sorted(os.listdir(ENGINE_DIR)):
         if name.endswith(".py"):
             shutil.copy2(os.path.join(ENGINE_DIR, name), os.path.join(lib_dir, name))
-    os.chmod(os.path.join(lib_dir, "run.py"), 0o755)
 
 
 def write_lab_json(lib_dir, version="2.7.1", time_scale=0.2, timeline=None, python=None, host=None, **extra):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Entry point of every lab engine process, like ``java ... <MainClass> <options>`` (E§6.3).
 
     run.py js7.controller.ControllerMain --id=<id> --http-port=<ip>:4444 --data-directory=<data> ...

@@ -94,7 +94,7 @@ class ClusterWatchClient:
         while not self._stop.is_set():
             client = Js7Client(uri, "controller", self.user_id, self.password, ssl_context=self.ssl_context, timeout=5)
             try:
-                response, _ = client.request(
+                response, _ignored = client.request(
                     "GET", "/controller/api/cluster/clusterWatchMessage?clusterWatchId=%s&keepAlive=%s" % (
                         self.cluster_watch_id, self.keep_alive),
                     headers={"Accept": "application/x-ndjson"}, stream=True, timeout=self.keep_alive * 5 + 5)
@@ -250,7 +250,7 @@ class EngineLab:
 
 
 def cluster_type(inst, **kw):
-    status, _, body = http("GET", inst.api + "/cluster", **kw)
+    status, _ignored, body = http("GET", inst.api + "/cluster", **kw)
     return json.loads(body).get("TYPE") if status == 200 else "HTTP %d" % status
 
 

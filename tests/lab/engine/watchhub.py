@@ -52,7 +52,7 @@ class WatchHub:
 
     def close_all(self):
         with self._lock:
-            for _, inbox in self._streams:
+            for _ignored, inbox in self._streams:
                 inbox.put(None)
 
     def _broadcast(self, request):
@@ -60,7 +60,7 @@ class WatchHub:
             request["requestId"] = self._next_request_id
             self._next_request_id += 1
             request.setdefault("correlId", uuid.uuid4().hex[:12])
-            targets = [inbox for _, inbox in self._streams]
+            targets = [inbox for _ignored, inbox in self._streams]
         for inbox in targets:
             inbox.put(request)
         return request["requestId"]
