@@ -234,8 +234,6 @@ def _tls_block(tls, private_dir, visible):
             entry += ", store-password = %s" % hocon_string(tls["truststore_password"])
         block.append("            truststores = [ { %s } ]" % entry)
     block.append("        }")
-    if "client_auth" in tls:
-        block = block + []  # https-client-authentication lives under js7.web.server.auth
     return block
 
 
@@ -421,19 +419,22 @@ def install_from_lab_spec(spec):
     common = dict(version=spec["version"], time_scale=spec["time_scale"], timeline=spec["timeline"],
                   python=spec["python"], tls=tls, host=spec["name"], home=spec["home"], data=spec["data"])
     public = spec.get("controller_auth", "public") == "public"
+    # Client certificates are required only when the spec asks (spec["client_auth"]); the lab's own
+    # probes then have to present <pki>/client.pem. E§1.5 default would be on.
+    client_auth = bool(spec.get("client_auth")) if spec.get("tls") else None
     if kind == "agent":
         controllers = {}
         if spec.get("controller_id"):
             controllers[spec["controller_id"]] = "js7-lab-agent-password"
         return install_agent("/", "%s:4445" % spec["address"], https, visible_root="/",
-                             auth={"public": public, "controllers": controllers}, **common)
+                             auth={"public": public, "controllers": controllers, "client_auth": client_auth}, **common)
     users = {"History": "history", "JOC": {"password": "joc", "permissions": ["UpdateItem"]}}
     if spec.get("controller_user"):
         users[spec["controller_user"]] = {"password": spec.get("controller_password") or "",
                                           "permissions": ["UpdateItem"]}
     legacy = version_tuple(full_version(spec["version"])) < (2, 6, 0)
     agent_url = spec.get("agent_url")
-    auth = {"public": public, "users": users}
+    auth = {"public": public, "users": users, "client_auth": client_auth}
     if legacy and agent_url:
         auth["agent_passwords"] = {agent_url: "js7-lab-agent-password"}
     is_backup = spec.get("is_backup")
