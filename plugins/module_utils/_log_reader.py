@@ -51,7 +51,7 @@ DEFAULT_BLOCK_SIZE = 1 << 20
 DEFAULT_MAX_LINE = 1 << 20
 # Enough bytes of a line to read its timestamp (the longest form carries a zone offset).
 _PREFIX = 48
-_PROBE_BLOCK = 8192
+_PROBE_BLOCK = 2048
 _SAMPLE_CHARS = 2000
 
 # Timestamp at the start of a line: log4j ISO8601 (E§4.2) and the variants other layouts use:
@@ -59,7 +59,7 @@ _SAMPLE_CHARS = 2000
 _TIMESTAMP = re.compile(
     br'(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?(Z|[+-]\d\d(?::?\d\d)?)?(?=\s|$)')
 # What follows the timestamp: "<LEVEL> [thread] <logger> - <message>" ([thread] in joc.log).
-_AFTER_TIMESTAMP = re.compile(br'\s+([A-Za-z]{4,7})\b[ \t]*(.*?)(?: - |$)')
+_AFTER_TIMESTAMP = re.compile(br'\s+([A-Za-z]{4,7})\b[ \t]*(.*?)(?: - | -$|$)')
 
 _ROTATED_NAME = re.compile(r'^(?P<base>.+?)-(?P<date>\d{4}-\d\d-\d\d)(?:-(?P<index>\d+))?\.log(?P<gz>\.gz)?$')
 _CURRENT_NAME = re.compile(r'^(?P<base>.+?)\.log(?P<gz>\.gz)?$')
@@ -605,7 +605,27 @@ class LogScanner:
             source = _CountingFile(raw, report)
             with gzip.GzipFile(fileobj=source, mode='rb') as stream:
                 report.offset_start = 0
-                self._stream(stream.read, log_file, report, 0, seeking=self.since is not None, bounded=False)
+                cut_short = []
+
+                def read(count):
+                    # Small pieces, so that a file cut short still yields everything before the cut.
+                    parts = []
+                    total = 0
+                    while total < count and not cut_short:
+                        try:
+                            piece = stream.read1(min(1 << 16, count - total))
+                        except EOFError as exc:
+                            cut_short.append(exc)
+                            break
+                        if not piece:
+                            break
+                        parts.append(piece)
+                        total += len(piece)
+                    return b''.join(parts)
+
+                self._stream(read, log_file, report, 0, seeking=self.since is not None, bounded=False)
+                if cut_short:
+                    raise cut_short[0]
 
     def _gzip_before_since(self, log_file, successor):
         # The name's date is the day the file's entries were written (E§4.1); a day of margin covers a
@@ -625,9 +645,9 @@ class LogScanner:
             with open(log_file.path, 'rb') as raw:
                 if log_file.compressed:
                     with gzip.GzipFile(fileobj=raw, mode='rb') as stream:
-                        data = stream.read(_PROBE_BLOCK * 8)
+                        data = stream.read(1 << 16)
                 else:
-                    data = raw.read(_PROBE_BLOCK * 8)
+                    data = raw.read(1 << 16)
         except (OSError, EOFError, zlib.error):
             return None
         start = 0
