@@ -160,7 +160,7 @@ class FakeServer(object):
                 context.load_verify_locations(tls['ca'])
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
             self.scheme = 'https'
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
         self.thread.start()
 
     @property

@@ -1,0 +1,152 @@
+# Copyright: contributors to the jobscheduler.js7 collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""controller_info, joc_controller, joc_controller_info against the JS7 lab, through ansible-playbook."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLAYBOOKS = os.path.join(HERE, 'playbooks')
+
+
+def run(lab, playbook, extra_vars=None, verbosity=0, **kw):
+    """Run a playbook of tests/integration/playbooks; return (CompletedProcess, {name: registered result})."""
+    out = os.path.join(lab.dir, 'results-%s.json' % os.path.basename(playbook))
+    if os.path.exists(out):
+        os.remove(out)
+    variables = dict(api_results_file=out)
+    variables.update(extra_vars or {})
+    proc = lab.playbook(os.path.join(PLAYBOOKS, playbook), extra_vars=variables, verbosity=verbosity, **kw)
+    results = {}
+    if os.path.exists(out):
+        with open(out, encoding='utf-8') as stream:
+            results = json.load(stream)
+    return proc, results
+
+
+def free_port():
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def test_healthy_cluster_over_http(lab_factory):
+    lab = lab_factory(state='healthy', joc_session_timeout=1)
+    proc, r = run(lab, 'api_healthy.yml', extra_vars={'free_url': 'http://127.0.0.1:%d' % free_port()})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    primary, secondary = r['primary'], r['secondary']
+    assert primary['overview']['id'] == 'controller1' and primary['cluster']['type'] == 'Coupled'
+    assert primary['node'] == dict(node_id='Primary', is_backup=False, appointed=True, is_active=True, cluster_type='Coupled')
+    assert secondary['node']['is_backup'] is True and secondary['node']['is_active'] is False
+    assert primary['cluster']['cluster_watch_id']
+
+    # the registration: read, tested, not submitted (idempotent); check mode; resubmit
+    assert r['registration']['changed'] is False and r['registration']['submitted'] is False
+    assert [t['ok'] for t in r['registration']['connection_tests']] == [True, True]
+    assert r['check']['changed'] is True and r['check']['submitted'] is False
+    assert r['resubmit']['changed'] is True and r['resubmit']['submitted'] is True
+
+    # JOC's view, waited for (the session idles out after 1 s: every poll re-logs in once)
+    assert r['joc_view']['coupled'] is True and r['joc_view']['cluster_state'] == 'ClusterCoupled'
+
+    # the restart: the wait follows events until the cluster couples again
+    restarted = r['after_restart']
+    assert restarted['cluster']['type'] == 'Coupled' and restarted['wait_method'] == 'events'
+
+    # a wait that cannot be met within its time
+    assert r['timeout']['failed'] and 'did not reach SwitchedOver within 2 seconds' in r['timeout']['msg']
+
+    # JOC unreachable; a Controller unreachable during ./controller/test
+    assert r['joc_down']['failed'] and 'connection refused' in r['joc_down']['msg']
+    assert r['wrong_joc_password']['failed'] and 'refused the login' in r['wrong_joc_password']['msg']
+    unreachable = r['secondary_down']
+    assert unreachable['failed'] and 'Nothing was submitted' in unreachable['msg']
+    failed_tests = [t for t in unreachable['connection_tests'] if not t['ok']]
+    assert failed_tests and failed_tests[0]['role'] == 'secondary' and failed_tests[0]['error']['code']
+    # JOC-side after-restart wait in the same play must not have left a trace of the password
+    assert 'root' not in json.dumps(r['joc_view'].get('invocation', {}).get('module_args', {}).get('joc_password', ''))
+
+
+def test_standalone_secondary_fails_fast(lab_factory):
+    lab = lab_factory(state='standalone-secondary')
+    proc, r = run(lab, 'api_fail_fast.yml')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    blocked = r['wait']
+    assert blocked['failed'] and blocked['wait_blocker']['code'] == 'PeerIsActiveStandalone'
+    peer = blocked['wait_blocker']['evidence']['peer']
+    assert peer['answer']['isBackup'] is False and peer['answer']['clusterState']['TYPE'] == 'Empty'
+    assert blocked['waited'] < 120  # returned on the evidence, not at the timeout
+    assert r['secondary']['node']['is_active'] is True and r['secondary']['cluster']['type'] == 'Empty'
+    assert r['joc_view']['coupled'] is False
+
+
+def test_tls_ca_and_client_certificates(lab_factory):
+    lab = lab_factory(state='healthy', tls=True)
+    pki = os.path.join(lab.dir, 'pki')
+    other_ca = os.path.join(lab.dir, 'other-ca.pem')
+    _write_other_ca(other_ca)
+    proc, r = run(lab, 'api_tls.yml', extra_vars={
+        'client_cert': os.path.join(pki, 'joc', 'client.pem'), 'client_key': os.path.join(pki, 'joc', 'client.key'),
+        'other_ca': other_ca})
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
+    assert r['verified']['cluster']['type'] == 'Coupled' and r['verified']['url'].startswith('https://')
+    assert r['wrong_ca']['failed'] and 'could not be verified' in r['wrong_ca']['msg']
+    assert r['wrong_ca']['error']['kind'] == 'tls'
+    assert r['no_verify']['cluster']['type'] == 'Coupled'
+    assert r['joc_tls']['coupled'] is True
+
+
+def test_authenticated_controllers_and_secrets(lab_factory):
+    lab = lab_factory(state='healthy', controller_auth='basic')
+    password = lab.hosts['c1-primary']['js7_controller_password']
+    proc, r = run(lab, 'api_auth.yml', verbosity=4)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+    assert r['basic']['cluster']['type'] == 'Coupled'
+    assert r['session']['cluster']['type'] == 'Coupled' and r['session']['wait_method'] == 'events'
+    assert r['wrong_password']['failed'] and r['wrong_password']['error']['code'] == 'InvalidLogin'
+    assert r['wrong_password']['error']['http_status'] == 401
+    assert r['anonymous']['failed'] and 'requires authentication' in r['anonymous']['msg']
+    assert r['resubmit']['submitted'] is True
+    # -vvvv shows module arguments and results: no password, no session token, no JOC access token
+    assert password and password not in output
+    assert 'wrong-password' not in output
+    assert 'sessionToken' not in output and 'accessToken' not in output
+    assert '"joc_password": "root"' not in output and "'joc_password': 'root'" not in output
+
+
+def _write_other_ca(path):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'Not the lab CA')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=3))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
+    with open(path, 'wb') as stream:
+        stream.write(cert.public_bytes(serialization.Encoding.PEM))
+
+
+@pytest.mark.parametrize('version', ['2.5'])
+def test_joc_2_5_keeps_the_cluster_watch_agent(lab_factory, version):
+    lab = lab_factory(state='healthy', version=version)
+    proc, r = run(lab, 'api_legacy.yml')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert r['info']['cluster']['type'] == 'Coupled'
+    assert r['resubmit']['submitted'] is True and r['resubmit']['joc']['version'].startswith('2.5')
+    assert r['joc_view']['coupled'] is True
