@@ -103,7 +103,7 @@ attributes:
   diff_mode:
     support: none
     details:
-      - An instance has no file content to compare; RV(changed), RV(running) and RV(commands) tell what happened.
+      - An instance has no file content to compare; C(changed), RV(running) and RV(commands) tell what happened.
   platform:
     platforms: posix
     details:
@@ -120,7 +120,7 @@ seealso:
   - module: jobscheduler.js7.journal_reset
   - module: jobscheduler.js7.controller_info
 author:
-  - jobscheduler.js7 contributors
+  - jobscheduler.js7 contributors (@jobscheduler)
 '''
 
 EXAMPLES = r'''
@@ -147,7 +147,7 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "PID {{ secondary.pid }} via {{ secondary.method }} after {{ secondary.elapsed }} s"
 
-- name: Restart the Cluster Watch Agent through its script, as the JS7 user
+- name: Restart the Cluster Watch Agent through its script
   jobscheduler.js7.instance:
     component: agent
     state: restarted
@@ -155,8 +155,6 @@ EXAMPLES = r'''
     home: "{{ js7_agent_home }}"
     data_dir: "{{ js7_agent_data }}"
     http_url: "{{ js7_agent_url }}"
-  become: true
-  become_user: "{{ js7_user | default('root') }}"
 
 - name: Stop the active Primary and hand its role to the Secondary
   jobscheduler.js7.instance:
@@ -165,7 +163,6 @@ EXAMPLES = r'''
     home: "{{ js7_controller_home }}"
     data_dir: "{{ js7_controller_data }}"
     controller_id: "{{ js7_controller_id }}"
-  when: false  # example only: a fail-over is a deliberate decision
 '''
 
 RETURN = r'''

@@ -72,7 +72,7 @@ notes:
 seealso:
   - module: jobscheduler.js7.instance
 author:
-  - jobscheduler.js7 contributors
+  - jobscheduler.js7 contributors (@jobscheduler)
 '''
 
 EXAMPLES = r'''
@@ -82,6 +82,15 @@ EXAMPLES = r'''
     home: "{{ js7_controller_home }}"
     data_dir: "{{ js7_controller_data }}"
     controller_id: "{{ js7_controller_id }}"
+
+- name: Show what a reset would archive and remove
+  jobscheduler.js7.journal_reset:
+    component: controller
+    data_dir: "{{ js7_controller_data }}"
+    controller_id: "{{ js7_controller_id }}"
+    http_url: "{{ js7_controller_url }}"
+  check_mode: true
+  diff: true
 
 - name: Archive and empty its state directory
   jobscheduler.js7.journal_reset:
@@ -96,13 +105,35 @@ EXAMPLES = r'''
     msg: "{{ reset.archive.path }} (sha256 {{ reset.archive.sha256 }}), removed {{ reset.removed | length }} entries"
   when: reset.changed
 
-- name: Empty the Cluster Watch Agent's state, archive in a dedicated directory
+- name: Start the Secondary on the empty journal
+  jobscheduler.js7.instance:
+    state: started
+    home: "{{ js7_controller_home }}"
+    data_dir: "{{ js7_controller_data }}"
+    controller_id: "{{ js7_controller_id }}"
+    http_url: "{{ js7_controller_url }}"
+
+- name: Stop the Cluster Watch Agent
+  jobscheduler.js7.instance:
+    component: agent
+    state: stopped
+    home: "{{ js7_agent_home }}"
+    data_dir: "{{ js7_agent_data }}"
+
+- name: Reset the Agent's journal, archiving next to its data directory
   jobscheduler.js7.journal_reset:
     component: agent
     data_dir: "{{ js7_agent_data }}"
-    backup_dir: "{{ js7_agent_data }}/../journal-archives"
+    backup_dir: "{{ js7_agent_data | dirname }}/journal-archives"
     http_url: "{{ js7_agent_url }}"
-  check_mode: true
+
+- name: Start the Agent again
+  jobscheduler.js7.instance:
+    component: agent
+    state: started
+    home: "{{ js7_agent_home }}"
+    data_dir: "{{ js7_agent_data }}"
+    http_url: "{{ js7_agent_url }}"
 '''
 
 RETURN = r'''

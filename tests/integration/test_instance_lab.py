@@ -15,8 +15,8 @@ PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks'
 
 
 def playbook_ok(result):
-    assert result.returncode == 0, 'playbook failed rc=%d\nstdout:\n%s\nstderr:\n%s' % (result.returncode, result.stdout[-6000:],
-                                                                                       result.stderr[-3000:])
+    assert result.returncode == 0, 'playbook failed rc=%d\nstdout:\n%s\nstderr:\n%s' % (
+        result.returncode, result.stdout[-6000:], result.stderr[-3000:])
 
 
 def set_state(lab, target, component, state, **extra):
@@ -40,7 +40,7 @@ def test_cycle_through_every_state(lab_mode, lab_factory, target, component):
     playbook_ok(result)
     assert 'failed=0' in result.stdout
     path = '/controller/api' if component == 'controller' else '/agent/api'
-    status, _, _ = lab.http(target, path)
+    status, dummy_headers, dummy_body = lab.http(target, path)
     assert status in (200, 503)
 
 
@@ -53,7 +53,7 @@ def test_stopping_the_active_primary_never_fails_over(lab_mode, lab_factory):
     started = set_state(lab, 'c1-primary', 'controller', 'started')
     assert started['ready'], started
     assert not [e for e in lab.timeline() if e.get('event') == 'ClusterFailedOver']
-    status, _, cluster = lab.http('c1-primary', '/controller/api/cluster')
+    status, dummy_headers, cluster = lab.http('c1-primary', '/controller/api/cluster')
     assert status == 200 and cluster['setting']['activeId'] == 'Primary'
 
 
@@ -101,3 +101,38 @@ def test_stale_pid_file_and_reused_pid(lab_mode, lab_factory):
     assert again['changed'] is False and again['running'] is False and again['pid'] is None, again
     started = set_state(lab, 'c1-agent', 'agent', 'started')
     assert started['changed'] and started['ready'] and started['pid'] not in (1, 999999), started
+
+
+def example_playbook(module_file):
+    """The module's EXAMPLES as a playbook for the lab: each task runs on the host it is about
+    (Agent variables -> c1-agent, fail_over -> c1-primary, otherwise c1-secondary; a task without
+    a JS7 module stays with the one before), consecutive tasks for one host in one play."""
+    import ast
+    import yaml
+    with open(module_file, encoding='utf-8') as stream:
+        tree = ast.parse(stream.read())
+    examples = next(node.value.value for node in tree.body
+                    if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == 'EXAMPLES')
+    plays = []
+    host = 'c1-secondary'
+    for task in yaml.safe_load(examples):
+        module = next((key for key in task if key.startswith('jobscheduler.js7.')), None)
+        if module:
+            text = yaml.safe_dump(task)
+            host = 'c1-agent' if 'js7_agent_' in text else 'c1-primary' if task[module].get('fail_over') else 'c1-secondary'
+        if not plays or plays[-1]['hosts'] != host:
+            plays.append({'name': 'EXAMPLES on %s' % host, 'hosts': host, 'gather_facts': False, 'tasks': []})
+        plays[-1]['tasks'].append(task)
+    return yaml.safe_dump(plays, sort_keys=False)
+
+
+MODULES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'plugins', 'modules')
+
+
+def test_examples_run_as_written(lab_mode, lab_factory):
+    lab = lab_factory(state='healthy')
+    result = lab.playbook(example_playbook(os.path.join(MODULES, 'instance.py')))
+    playbook_ok(result)
+    assert 'failed=0' in result.stdout
+    shutdowns = events(lab, 'c1-primary', 'ShutDownCommand')
+    assert shutdowns and shutdowns[-1].get('cluster_action') == 'Failover'  # the last example asked for it

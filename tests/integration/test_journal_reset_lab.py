@@ -17,8 +17,8 @@ PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks'
 
 
 def playbook_ok(result):
-    assert result.returncode == 0, 'playbook failed rc=%d\nstdout:\n%s\nstderr:\n%s' % (result.returncode, result.stdout[-6000:],
-                                                                                       result.stderr[-3000:])
+    assert result.returncode == 0, 'playbook failed rc=%d\nstdout:\n%s\nstderr:\n%s' % (
+        result.returncode, result.stdout[-6000:], result.stderr[-3000:])
 
 
 def run_saved(lab, playbook, **extra_vars):
@@ -60,7 +60,7 @@ def test_refused_while_running_deletes_nothing(lab_mode, lab_factory):
 
 
 def order_count(lab, host):
-    status, _, overview = lab.http(host, '/controller/api')
+    status, dummy_headers, overview = lab.http(host, '/controller/api')
     assert status == 200, overview
     return overview.get('orderCount')
 
@@ -70,8 +70,8 @@ def test_restore_from_the_archive_keeps_the_orders(lab_mode, lab_factory):
     lab = lab_factory(state='standalone-secondary')
     host = 'c1-secondary'  # an active standalone node: it accepts orders
     for number in range(3):
-        status, _, body = lab.http(host, '/controller/api/command', method='POST',
-                                   body={'TYPE': 'AddOrder', 'order': {'id': 'restore-test-%d' % number, 'workflowPath': '/lab/wf'}})
+        order = {'id': 'restore-test-%d' % number, 'workflowPath': '/lab/wf'}
+        status, dummy_headers, body = lab.http(host, '/controller/api/command', method='POST', body={'TYPE': 'AddOrder', 'order': order})
         assert status == 200, body
     orders_before = order_count(lab, host)
     assert orders_before >= 3
@@ -91,7 +91,7 @@ def test_restore_from_the_archive_keeps_the_orders(lab_mode, lab_factory):
     started = set_state(lab, host, 'controller', 'started')
     assert started['ready'], started
     assert order_count(lab, host) == orders_before
-    status, _, node = lab.http(host, '/controller/api/cluster?return=ClusterNodeState')
+    status, dummy_headers, node = lab.http(host, '/controller/api/cluster?return=ClusterNodeState')
     assert status == 200 and node['isBackup'] is False  # still the same standalone journal
 
 
@@ -107,3 +107,15 @@ def test_check_mode_reports_and_keeps_everything(lab_mode, lab_factory):
     assert 'lock' in before and any(name.startswith('agent--') for name in before)
     assert sorted(os.listdir(state_dir)) == before
     assert not os.path.exists(lab.host_path('c1-agent', data + '/backups'))
+
+
+def test_examples_run_as_written(lab_mode, lab_factory):
+    from test_instance_lab import MODULES, example_playbook
+    lab = lab_factory(state='healthy')
+    result = lab.playbook(example_playbook(os.path.join(MODULES, 'journal_reset.py')))
+    playbook_ok(result)
+    assert 'failed=0' in result.stdout
+    agent_data = lab.hosts['c1-agent']['js7_agent_data']
+    assert glob.glob(lab.host_path('c1-agent', os.path.dirname(agent_data) + '/journal-archives/agent-4445-state-*.tar.gz'))
+    secondary_data = lab.hosts['c1-secondary']['js7_controller_data']
+    assert len(glob.glob(lab.host_path('c1-secondary', secondary_data + '/backups/controller-controller1-state-*.tar.gz'))) == 1

@@ -58,6 +58,11 @@ class FakeSystemd:
         self.props['ActiveState'] = 'active' if verb in ('start', 'restart') else 'inactive'
         return 0, '', ''
 
+    def run_command_method(self):
+        def run_command(module, cmd, **kwargs):
+            return self.run_command(module, cmd, **kwargs)
+        return run_command
+
     def _script(self, *args):
         subprocess.run([str(self.fake.script)] + list(args), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -77,7 +82,7 @@ def install_systemd(monkeypatch, inst, booted=True, found=True, **kw):
     monkeypatch.setattr(_instance_control, 'systemd_booted', lambda: booted)
     monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path',
                         lambda self, name, required=False, opt_dirs=None: SYSTEMCTL if (name == 'systemctl' and found) else None)
-    monkeypatch.setattr(basic.AnsibleModule, 'run_command', lambda self, cmd, **kwargs: systemd.run_command(self, cmd, **kwargs))
+    monkeypatch.setattr(basic.AnsibleModule, 'run_command', systemd.run_command_method())
     return systemd
 
 

@@ -102,7 +102,7 @@ def test_archives_verifies_and_empties(data, tmp_path, monkeypatch):
     assert stat.S_IMODE(os.stat(archive['path']).st_mode) == 0o600
     assert archive['checksum_file'] == archive['path'] + '.sha256'
     check = subprocess.run(['sha256sum', '-c', os.path.basename(archive['checksum_file'])], cwd=os.path.dirname(archive['path']),
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
     assert archive['sha256'] in open(archive['checksum_file']).read()
 
