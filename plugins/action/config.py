@@ -193,8 +193,9 @@ class ActionModule(ActionModuleBase):
                 private_tree = tree
         problem = verify_change(configs.merged, deep_merge(main_tree, private_tree), changes)
         if problem:
-            where = configs.main.path if configs.private is None else '%s merged with %s' % (configs.main.path,
-                                                                                               configs.private.path)
+            where = configs.main.path
+            if configs.private is not None:
+                where = '%s merged with %s' % (configs.main.path, configs.private.path)
             raise EditRefused('refusing to write: in the effective configuration (%s) %s' % (where, problem))
 
     # -- output --------------------------------------------------------------

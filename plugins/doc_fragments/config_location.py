@@ -40,7 +40,7 @@ options:
 notes:
   - The files are read with M(ansible.builtin.slurp) and parsed on the control node, which needs the Python
     library C(pyhocon); the JS7 hosts need nothing but Python 3.
-  - Reading C(private/private.conf) usually needs C(become: true) (or C(become_user) set to the JS7 run user).
+  - Reading C(private/private.conf) usually needs privilege escalation (C(become)), or C(become_user) set to the JS7 run user.
 requirements:
   - pyhocon >= 0.3.60 on the Ansible control node
 '''

@@ -29,11 +29,12 @@ description:
   - The file is written by the M(ansible.builtin.copy) action, so the write is atomic and O(backup), O(owner),
     O(group), O(mode), privilege escalation and check mode work as they do there.
 author:
-  - jobscheduler.js7 developers
+  - jobscheduler.js7 contributors (@jobscheduler)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
-  - ansible.builtin.action_common_attributes.files
+  - action_common_attributes.files
   - jobscheduler.js7.config_location
 attributes:
   action:
@@ -44,6 +45,13 @@ attributes:
   become:
     support: full
     details: The files are read and written with the task's privilege escalation settings.
+  bypass_host_loop:
+    support: none
+  connection:
+    support: full
+  delegation:
+    support: full
+    details: The files are read and written on the host the task is delegated to.
   check_mode:
     support: full
     details: Predicts the edit exactly (the same text is computed) and writes nothing.
@@ -97,7 +105,7 @@ options:
     type: raw
   show_secrets:
     description:
-      - Show passwords in the diff and in RV(invocation). By default they are replaced by V(********).
+      - Show passwords in the diff and in the returned C(invocation). By default they are replaced by V(********).
     type: bool
     default: false
 notes:

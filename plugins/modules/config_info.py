@@ -24,9 +24,10 @@ description:
     V(${js7.config-directory}/private/trusted-pgp-keys).
   - Secrets are masked unless O(show_secrets=true).
 author:
-  - jobscheduler.js7 developers
+  - jobscheduler.js7 contributors (@jobscheduler)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
   - jobscheduler.js7.config_location
 attributes:
@@ -38,6 +39,13 @@ attributes:
   become:
     support: full
     details: The files are read with the task's privilege escalation settings.
+  bypass_host_loop:
+    support: none
+  connection:
+    support: full
+  delegation:
+    support: full
+    details: The files are read and written on the host the task is delegated to.
   check_mode:
     support: full
     details: Reading changes nothing and runs in check mode too.

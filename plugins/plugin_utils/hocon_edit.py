@@ -149,8 +149,7 @@ def delete_path(tree, path):
 def _flatten(tree, prefix=()):
     if isinstance(tree, dict) and tree:
         for key, value in tree.items():
-            for item in _flatten(value, prefix + (key,)):
-                yield item
+            yield from _flatten(value, prefix + (key,))
     else:
         yield prefix, tree
 
@@ -296,7 +295,7 @@ def _append(doc, text, line):
 def remove_edit(text, path, name='the file'):
     """The text with every occurrence of ``path`` (and below) removed; None when there is none."""
     doc = _scan(text, name)
-    targets = [f for f in doc.under(path)]
+    targets = list(doc.under(path))
     if not targets:
         return None
     chosen = set(id(f) for f in targets)

@@ -54,7 +54,7 @@ def edit(lab, tmp_path, host, settings, check=False, diff=False, name='set', **e
 
 def test_read_primary_and_standalone_secondary(lab_mode, lab_factory, tmp_path):
     lab = lab_factory(state='standalone-secondary')
-    primary, _ = info(lab, tmp_path, 'c1-primary', expected_role='primary')
+    primary = info(lab, tmp_path, 'c1-primary', expected_role='primary')[0]
     assert not primary.get('failed'), primary.get('msg')
     assert primary['cluster']['is_backup'] is False
     assert [f for f in primary['findings'] if f['severity'] == 'error'] == []
@@ -82,7 +82,7 @@ def test_set_is_backup_on_the_secondary(lab_mode, lab_factory, tmp_path):
     settings = {IS_BACKUP: True}
 
     # check mode predicts and writes nothing
-    predicted, run = edit(lab, tmp_path, 'c1-secondary', settings, check=True, diff=True, name='check', backup=True)
+    predicted = edit(lab, tmp_path, 'c1-secondary', settings, check=True, diff=True, name='check', backup=True)[0]
     assert predicted['changed'] is True and predicted['restart_required'] is True
     assert read_bytes(path) == original
     assert os.listdir(os.path.dirname(path)).count('controller.conf') == 1
@@ -102,7 +102,7 @@ def test_set_is_backup_on_the_secondary(lab_mode, lab_factory, tmp_path):
     assert again['changed'] is False and again['restart_required'] is False
     assert re.search(r'TASK \[Run jobscheduler\.js7\.config\][^\n]*\nok: \[c1-secondary\]', run.stdout), run.stdout
 
-    after, _ = info(lab, tmp_path, 'c1-secondary', expected_role='secondary')
+    after = info(lab, tmp_path, 'c1-secondary', expected_role='secondary')[0]
     assert after['cluster']['is_backup'] is True and after['findings'] == []
 
 
@@ -129,6 +129,6 @@ def test_malformed_hocon_is_a_clean_failure(lab_mode, lab_factory, tmp_path):
     assert failed['failed'] is True
     assert re.match(re.escape(remote) + r': line \d+, column \d+: malformed HOCON', failed['msg']), failed['msg']
     assert 'Traceback' not in run.stdout + run.stderr
-    outcome, _ = edit(lab, tmp_path, 'c1-secondary', {IS_BACKUP: True})
+    outcome = edit(lab, tmp_path, 'c1-secondary', {IS_BACKUP: True})[0]
     assert outcome['failed'] is True and outcome['msg'].startswith(remote + ': line ')
     assert read_bytes(path) == broken

@@ -18,8 +18,6 @@ def transform(data, how):
     return data
 
 
-
-
 def local_fetch(files=None):
     """A ConfigSet fetch() over the local disk (or a dict of path -> bytes), recording what was read."""
     read = []

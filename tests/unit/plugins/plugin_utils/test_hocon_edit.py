@@ -59,7 +59,7 @@ def test_golden(case):
 
 def test_crlf_file_gets_crlf_lines_appended():
     data = b'# windows\r\nfoo = 1\r\n'
-    result, _ = edit_bytes(NO_INCLUDES, data, {'js7.journal.cluster.node.is-backup': True}, 'present')
+    result = edit_bytes(NO_INCLUDES, data, {'js7.journal.cluster.node.is-backup': True}, 'present')[0]
     assert result == b'# windows\r\nfoo = 1\r\njs7.journal.cluster.node.is-backup = yes\r\n'
 
 
@@ -85,7 +85,7 @@ def test_commented_key_in_another_block_is_not_used():
 
 def test_every_byte_outside_the_value_is_kept():
     data = read(os.path.join(CORPUS, 'misc', 'triple_quoted.conf'))
-    result, _ = edit_bytes(NO_INCLUDES, data, {'js7.journal.cluster.node.id': 'Primary'}, 'present')
+    result = edit_bytes(NO_INCLUDES, data, {'js7.journal.cluster.node.id': 'Primary'}, 'present')[0]
     assert result == data.replace(b'js7.journal.cluster.node.id = Backup', b'js7.journal.cluster.node.id = Primary')
 
 

@@ -62,7 +62,7 @@ def test_mask_tree_hides_every_secret(name, secrets):
 
 
 def test_mask_tree_keeps_structure_and_non_secrets():
-    masked, _ = mask_tree(load('kb/private.conf').merged)
+    masked = mask_tree(load('kb/private.conf').merged)[0]
     users = masked['js7']['auth']['users']
     assert users['JOC'] == {'password': MASK, 'permissions': ['UpdateItem']}
     assert masked['js7']['journal']['users-allowed-to-release-events'] == ['History']
