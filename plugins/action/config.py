@@ -229,7 +229,7 @@ class ActionModule(ActionModuleBase):
         for option in ('owner', 'group', 'mode'):
             if module.params.get(option) is not None:
                 args[option] = module.params[option]
-        if not cfg.exists and cfg.role == 'private' and 'mode' not in args:
+        if not cfg.exists and (cfg.role == 'private' or cfg.path.endswith('/private.conf')) and 'mode' not in args:
             args['mode'] = NEW_PRIVATE_CONF_MODE
         return self._run_copy(task_vars, cfg.path, data, args)
 

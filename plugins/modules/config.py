@@ -71,8 +71,9 @@ options:
       - A path is written as in HOCON, for example C(js7.journal.cluster.node.is-backup); a segment that contains a
         dot is quoted, for example C(js7.auth.users."my.user".password).
       - Booleans are written V(yes)/V(no) as the JS7 installer does, or in the style of the value they replace
-        (V(true)/V(false), V(on)/V(off)). Strings are written quoted, numbers as numbers, lists and dictionaries
-        as HOCON arrays and objects.
+        (V(true)/V(false), V(on)/V(off)). Strings are written bare when HOCON reads them back unchanged and the
+        value they replace was bare (V(3s), V(Backup)), otherwise quoted; passwords are always quoted. Numbers are
+        written as numbers, lists and dictionaries as HOCON arrays and objects.
       - A value that means the same to JS7 as the one configured (V(true) and C(yes), V(3) and C("3")) is not
         rewritten.
       - With O(state=absent) the values are ignored (use V(null)).

@@ -34,6 +34,7 @@ from ansible_collections.jobscheduler.js7.plugins.plugin_utils.hocon_read import
 from ansible_collections.jobscheduler.js7.plugins.plugin_utils.hocon_syntax import (
     Document, HoconScanError, detect_newline, render_path,
 )
+from ansible_collections.jobscheduler.js7.plugins.plugin_utils.secrets import is_secret_path
 
 ABSENT = object()
 
@@ -50,12 +51,12 @@ class EditRefused(Exception):
 
 # -- values -----------------------------------------------------------------
 
-def render_value(value, existing=None):
+def render_value(value, existing=None, quote_strings=False):
     """HOCON text for a requested value.
 
     Booleans are written ``yes``/``no`` as the JS7 installer does (js7-engine.md §6.4), or
     in the style of the value they replace (``true``/``false``, ``on``/``off``).
-    Strings are written unquoted when that reads back as the same string and the value
+    Strings are written unquoted (unless ``quote_strings``: passwords are always quoted) when that reads back as the same string and the value
     they replace was unquoted (``3s``, ``Backup``); otherwise quoted (URLs, blanks,
     anything that looks like a number, boolean or null).
     """
@@ -72,7 +73,7 @@ def render_value(value, existing=None):
         return json.dumps(value)
     if isinstance(value, str):
         quoted_before = (existing or '').lstrip().startswith('"')
-        if not quoted_before and _UNQUOTED_SAFE.match(value) and not _LOOKS_TYPED.match(value):
+        if not quote_strings and not quoted_before and _UNQUOTED_SAFE.match(value) and not _LOOKS_TYPED.match(value):
             return value
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
@@ -211,11 +212,12 @@ def candidate_set_edits(text, path, value, name='the file'):
     """[(strategy, new_text)] in order of preference for setting ``path`` to ``value``."""
     doc = _scan(text, name)
     candidates = []
+    quote = is_secret_path(path)
     occurrences = doc.occurrences(path)
     if occurrences:
         field = occurrences[-1]
         existing = text[field.value_start:field.value_end]
-        rendered = render_value(value, existing)
+        rendered = render_value(value, existing, quote)
         if field.separator in ('=', ':'):
             new_text = _apply(text, [(field.value_start, field.value_end, rendered)])
         else:  # 'key { ... }' or 'key += v'
@@ -225,7 +227,7 @@ def candidate_set_edits(text, path, value, name='the file'):
         commented = _commented_line(doc, text, path)
         if commented is not None:
             start, end, body, field = commented
-            rendered = render_value(value, body[field.value_start:field.value_end])
+            rendered = render_value(value, body[field.value_start:field.value_end], quote)
             line = body[:field.value_start] + rendered + body[field.value_end:]
             candidates.append(('uncomment', _apply(text, [(start, end, line)])))
     candidates.append(('append', _append(doc, text, render_assignment(path, value))))
@@ -245,7 +247,7 @@ def render_assignment(path, value):
         else:
             runs.append((render_path((segment,)) != segment, [segment]))
     keys = ['.'.join(run) if not quoted else render_path(tuple(run)) for quoted, run in runs]
-    text = '%s = %s' % (keys[-1], render_value(value))
+    text = '%s = %s' % (keys[-1], render_value(value, quote_strings=is_secret_path(path)))
     for key in reversed(keys[:-1]):
         text = '%s { %s }' % (key, text)
     return text

@@ -118,7 +118,16 @@ def test_crlf_and_bom_survive():
     assert node.files[MAIN] == b'\xef\xbb\xbf# w\r\njs7.journal.cluster.node.is-backup = yes\r\n'
 
 
-def test_owner_group_mode_are_passed_and_new_private_conf_gets_0600():
+def test_new_private_conf_is_created_with_mode_0600():
+    node = FakeNode({MAIN: b'a = 1\n'})
+    result = run(node, {'path': PRIVATE, 'settings': {'js7.auth.cluster.password': 'pw-for-the-peer'}})
+    assert result['changed'] is True
+    assert node.copies[-1]['args']['mode'] == '0600'
+    assert node.files[PRIVATE] == b'js7.auth.cluster.password = "pw-for-the-peer"\n'
+    assert 'pw-for-the-peer' not in json.dumps(result)
+
+
+def test_owner_group_mode_are_passed():
     node = FakeNode({MAIN: b'a = 1\n', PRIVATE: b''})
     run(node, {'settings': {'b': 2}, 'owner': 'js7', 'group': 'js7', 'mode': '0640'})
     assert {k: node.copies[-1]['args'][k] for k in ('owner', 'group', 'mode')} == {'owner': 'js7', 'group': 'js7', 'mode': '0640'}
