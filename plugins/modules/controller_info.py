@@ -87,15 +87,15 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Read the Primary Controller (public, HTTP)
+- name: Read this Controller node (public Controller; the inventory of design.md)
   jobscheduler.js7.controller_info:
-    url: "http://{{ hostvars[groups['js7_controller_primary'][0]].ansible_host | default(groups['js7_controller_primary'][0]) }}:4444"
+    url: "{{ js7_controller_url }}"
   delegate_to: localhost
-  register: primary
+  register: node
 
 - name: Show cluster state and whether the node is active
   ansible.builtin.debug:
-    msg: "{{ primary.cluster.type }} (active: {{ primary.node.is_active }})"
+    msg: "{{ node.cluster.type | default('unknown') }} (active: {{ node.node.is_active | default('unknown') }})"
 
 - name: Wait up to two minutes for the cluster to couple; stop at once if the Secondary runs standalone
   jobscheduler.js7.controller_info:
@@ -109,19 +109,24 @@ EXAMPLES = r'''
 - name: Set the connection once for every module of the js7 group
   module_defaults:
     group/jobscheduler.js7.js7:
-      user: "{{ js7_controller_api_user | default(omit) }}"
-      password: "{{ js7_controller_api_password | default(omit) }}"
-      joc_url: "{{ js7_joc_url | default(omit) }}"
-      joc_user: "{{ js7_joc_user | default(omit) }}"
-      joc_password: "{{ js7_joc_password | default(omit) }}"
-      ca_path: "{{ js7_ca_path | default(omit) }}"
+      user: "{{ js7_controller_user | default(omit) }}"
+      password: "{{ js7_controller_password | default(omit) }}"
+      joc_url: "{{ js7_joc_url }}"
+      joc_user: "{{ js7_joc_user }}"
+      joc_password: "{{ js7_joc_password }}"
+      ca_path: "{{ js7_controller_ca_path | default(omit) }}"
   delegate_to: localhost
   block:
-    - name: Read this Controller node
+    - name: Read this Controller node with an authenticated session
       jobscheduler.js7.controller_info:
         url: "{{ js7_controller_url }}"
+        auth: session
       register: node_state
-      when: js7_node_role in ['primary', 'secondary']
+
+    - name: Cluster state as JOC Cockpit sees it (same connection options)
+      jobscheduler.js7.joc_controller_info:
+        controller_id: "{{ js7_controller_id }}"
+      run_once: true
 '''
 
 RETURN = r'''

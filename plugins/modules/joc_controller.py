@@ -153,7 +153,7 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Submit the registration of cluster controller1 again (edit, check connection, submit)
+- name: Submit the registration of the cluster again (edit, check connection, submit)
   jobscheduler.js7.joc_controller:
     joc_url: "{{ js7_joc_url }}"
     joc_user: "{{ js7_joc_user }}"
@@ -176,11 +176,14 @@ EXAMPLES = r'''
   delegate_to: localhost
   run_once: true
 
-- name: Register a cluster (credentials from JS7_JOC_URL, JS7_JOC_USER, JS7_JOC_PASSWORD)
+- name: Register (or update) a cluster; joc_url/joc_user/joc_password may also come from JS7_JOC_URL/JS7_JOC_USER/JS7_JOC_PASSWORD
   jobscheduler.js7.joc_controller:
-    controller_id: controller1
-    primary_url: http://127.0.0.11:4444
-    secondary_url: http://127.0.0.12:4444
+    joc_url: "{{ js7_joc_url }}"
+    joc_user: "{{ js7_joc_user }}"
+    joc_password: "{{ js7_joc_password }}"
+    controller_id: "{{ js7_controller_id }}"
+    primary_url: "{{ hostvars[groups['js7_controller_primary'][0]].js7_controller_url }}"
+    secondary_url: "{{ hostvars[groups['js7_controller_secondary'][0]].js7_controller_url }}"
     primary_title: PRIMARY
     secondary_title: SECONDARY
   delegate_to: localhost

@@ -64,12 +64,12 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Cluster state of controller1 as JOC Cockpit sees it
+- name: Cluster state as JOC Cockpit sees it
   jobscheduler.js7.joc_controller_info:
-    joc_url: http://127.0.0.2:4446
-    joc_user: root
+    joc_url: "{{ js7_joc_url }}"
+    joc_user: "{{ js7_joc_user }}"
     joc_password: "{{ js7_joc_password }}"
-    controller_id: controller1
+    controller_id: "{{ js7_controller_id }}"
   delegate_to: localhost
   register: joc_view
 
@@ -79,10 +79,10 @@ EXAMPLES = r'''
 
 - name: Wait for coupling after submitting the registration
   jobscheduler.js7.joc_controller_info:
-    joc_url: http://127.0.0.2:4446
-    joc_user: root
+    joc_url: "{{ js7_joc_url }}"
+    joc_user: "{{ js7_joc_user }}"
     joc_password: "{{ js7_joc_password }}"
-    controller_id: controller1
+    controller_id: "{{ js7_controller_id }}"
     wait_for: Coupled
     wait_timeout: 120
   delegate_to: localhost

@@ -150,3 +150,20 @@ def test_joc_2_5_keeps_the_cluster_watch_agent(lab_factory, version):
     assert r['info']['cluster']['type'] == 'Coupled'
     assert r['resubmit']['submitted'] is True and r['resubmit']['joc']['version'].startswith('2.5')
     assert r['joc_view']['coupled'] is True
+
+
+def test_module_examples_run_against_the_lab(lab_factory):
+    """EXAMPLES of the three modules, as written, as the tasks of one play on the Primary."""
+    import importlib
+
+    import yaml
+
+    tasks = []
+    for name in ('controller_info', 'joc_controller', 'joc_controller_info'):
+        module = importlib.import_module('ansible_collections.jobscheduler.js7.plugins.modules.' + name)
+        tasks.extend(yaml.safe_load(module.EXAMPLES))
+    play = [{'name': 'EXAMPLES of the API modules', 'hosts': 'js7_controller_primary', 'gather_facts': False, 'tasks': tasks}]
+    lab = lab_factory(state='healthy')
+    proc = lab.playbook(yaml.safe_dump(play, sort_keys=False))
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert 'failed=0' in proc.stdout
