@@ -164,9 +164,9 @@ class ControllerApi(object):
             return ControllerProblem(msg, kind='auth', url=resp.url, method=method, status=401, code=code or 'Unauthorized',
                                      message=message or 'authentication required')
         if resp.status == 403:
+            detail = ' ' + code + ': ' + message if code else ''
             msg = ('The Controller at %s denied %s %s to %s (HTTP 403%s). The user needs the permission for this '
-                   'call in js7.auth.users.' % (self.url, method, path.split('?')[0], who,
-                                                 ' ' + code + ': ' + message if code else ''))
+                   'call in js7.auth.users.' % (self.url, method, path.split('?')[0], who, detail))
             return ControllerProblem(msg, kind='auth', url=resp.url, method=method, status=403, code=code or 'Forbidden',
                                      message=message or 'forbidden')
         if problem:

@@ -20,7 +20,7 @@ description:
     event; it polls only where the event API is not available and says so in RV(wait_method).
   - With O(fail_fast) the wait ends at once, with the evidence, when it cannot succeed (see O(fail_fast)).
 author:
-  - jobscheduler.js7 contributors
+  - jobscheduler.js7 contributors (@jobscheduler)
 extends_documentation_fragment:
   - jobscheduler.js7.controller_connection
   - jobscheduler.js7.joc_connection.ignored

@@ -28,7 +28,7 @@ description:
     Follow the module with M(jobscheduler.js7.joc_controller_info) or M(jobscheduler.js7.controller_info) and
     O(jobscheduler.js7.controller_info#module:wait_for=Coupled).
 author:
-  - jobscheduler.js7 contributors
+  - jobscheduler.js7 contributors (@jobscheduler)
 extends_documentation_fragment:
   - jobscheduler.js7.joc_connection
   - jobscheduler.js7.controller_connection.ignored
@@ -37,7 +37,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: The connection tests run (they change nothing); nothing is submitted. RV(changed) predicts a submission.
+    details: The connection tests run (they change nothing); nothing is submitted. C(changed) predicts a submission.
   diff_mode:
     support: full
     details: The registration before and after (predicted in check mode).
@@ -129,7 +129,7 @@ options:
     description:
       - Submit the registration even when nothing differs. JOC Cockpit then checks the Controllers again and
         appoints the cluster nodes again if the Controller's setting differs from the registration - the runbook's
-        I(submit) step after a Secondary's journal was reset. Reports RV(changed=true).
+        I(submit) step after a Secondary's journal was reset. Reports C(changed=true).
     type: bool
     default: false
   audit_comment:

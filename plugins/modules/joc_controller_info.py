@@ -20,7 +20,7 @@ description:
     and returns RV(wait_method=polling). To wait on events, use M(jobscheduler.js7.controller_info) against the
     Controller itself.
 author:
-  - jobscheduler.js7 contributors
+  - jobscheduler.js7 contributors (@jobscheduler)
 extends_documentation_fragment:
   - jobscheduler.js7.joc_connection
   - jobscheduler.js7.controller_connection.ignored
@@ -147,7 +147,9 @@ nodes:
       description: C(active), C(inactive) or C(unknown).
       type: str
 jocs:
-  description: JOC Cockpit instances (C(url), C(member_id), C(instance_id), C(current), C(is_api_server), C(cluster_node_state), C(component_state), C(connection_state)).
+  description:
+    - JOC Cockpit instances (C(url), C(member_id), C(instance_id), C(current), C(is_api_server)),
+      with C(cluster_node_state) (C(active) for the active instance), C(component_state) and C(connection_state).
   returned: always
   type: list
   elements: dict

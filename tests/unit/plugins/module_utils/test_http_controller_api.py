@@ -246,8 +246,8 @@ def test_wait_survives_an_unreachable_node(servers):
     def app(request):
         if state['down']:
             state['down'] -= 1
-            return 503, {'Content-Type': 'application/json'}, {'TYPE': 'Problem', 'code': 'ClusterNodeIsNotReady',
-                                                                 'message': 'Cluster node is not ready yet'}
+            body = {'TYPE': 'Problem', 'code': 'ClusterNodeIsNotReady', 'message': 'Cluster node is not ready yet'}
+            return 503, {'Content-Type': 'application/json'}, body
         return ctl(request)
     clock = FakeClock()
     outcome = waiter(api_for(servers(app)), clock=clock, sleep=clock.sleep).run()
