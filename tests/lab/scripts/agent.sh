@@ -46,10 +46,13 @@ run_py="${JS7_AGENT_HOME}/lib/js7-lab/run.py"
 start_timeout="${JS7_LAB_START_TIMEOUT:-60}"
 
 # GetPid: ps pattern of the installer, made unique by the port (with interface) and the data directory.
+# -ww: unlimited width. Without it procps cuts every line at $COLUMNS when that is set — GNU readline
+# exports COLUMNS=80 into the environment of any Python that imports it (pytest, ansible), so the
+# --data-directory part was cut off, `stop` found no process, returned 0 and left the engine running.
 get_pid() {
     port_re=$(printf '%s' "$JS7_AGENT_HTTP_PORT" | sed 's/[.]/[.]/g')
     # shellcheck disable=SC2009
-    ps -eo pid=,args= | grep -E "js7[.]agent[.]main[.]AgentMain.*--http-port=${port_re}( |$)" \
+    ps -ww -eo pid=,args= | grep -E "js7[.]agent[.]main[.]AgentMain.*--http-port=${port_re}( |$)" \
         | grep -F -- "--data-directory=${JS7_AGENT_DATA}" | grep -v grep | awk '{print $1}' | head -n 1
 }
 
