@@ -72,12 +72,13 @@ collection: $(STAMP)
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@ln -sfn $(CURDIR) $(COLLECTION_LINK)
 
-# Debian packages the netns lab needs (sshd, ip). Root only; others are told.
+# Debian packages the netns lab needs (sshd, ip) and sudo, the become method JS7
+# hosts use. Root only; others are told.
 system-deps:
 	@if [ "$$(id -u)" = 0 ]; then \
-	  if ! command -v sshd >/dev/null && ! [ -x /usr/sbin/sshd ]; then \
-	    echo "Installing Debian packages for the netns lab: openssh-server iproute2"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server iproute2 >/dev/null; \
+	  if ! [ -x /usr/sbin/sshd ] || ! command -v sudo >/dev/null || ! command -v ip >/dev/null; then \
+	    echo "Installing Debian packages for the netns lab: openssh-server sudo iproute2"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server sudo iproute2 >/dev/null; \
 	  fi; \
 	else \
 	  echo "NOTE: not root: the netns lab (and its Debian packages) is skipped; CI runs it as root."; \
@@ -90,7 +91,7 @@ test: units sanity lint integration molecule
 	@echo "make test: all gates passed"
 
 units: collection
-	$(call pytest,tests/unit -p xdist -n auto)
+	$(call pytest,tests/unit -p no:cacheprovider)
 
 sanity: collection
 	$(BIN)/python tests/utils/stage_collection.py $(SANITY_ROOT) >/dev/null
