@@ -36,7 +36,7 @@ description:
     matched on their text. Bytes that are not UTF-8 are replaced.
   - Read only. The module never changes anything on the node.
 author:
-  - jobscheduler.js7 contributors
+  - jobscheduler.js7 contributors (@jobscheduler)
 options:
   paths:
     description:
@@ -193,7 +193,9 @@ findings:
       type: str
       sample: "2022-01-27T00:41:13.002+00:00"
     sample:
-      description: The most recent matching line. For a match in a continuation line, the entry's first line, a newline and the matching line.
+      description:
+        - The most recent matching line.
+        - For a match in a continuation line, the entry's first line, a newline and the matching line.
       type: str
     file:
       description: The file of the sample.
@@ -203,7 +205,10 @@ findings:
       type: list
       elements: str
     wordings:
-      description: Which of the catalogue's wordings matched. A version range such as C(2.0-2.5), C(2.6), C(2.7.4+), or C(joc), C(problem), C(problem-json) for the generic renderings. It hints at the JS7 version that wrote the log.
+      description:
+        - Which of the catalogue's wordings matched. A version range such as C(2.0-2.5), C(2.6) or C(2.7.4+),
+          or C(joc), C(problem), C(problem-json) for the generic renderings.
+        - It hints at the JS7 version that wrote the log.
       type: list
       elements: str
       sample: ["2.0-2.5"]
@@ -354,7 +359,7 @@ def scan_logs(targets, component='controller', since=None, until=None, timezone=
                       'size': None, 'bytes_read': 0, 'lines': 0, 'start_offset': None,
                       'first_timestamp': None, 'last_timestamp': None, 'skipped': None, 'error': problem})
     for report in files:
-        if report['error'] and not (report['path'], report['error']) in problems:
+        if report['error'] and (report['path'], report['error']) not in problems:
             problems.append((report['path'], report['error']))
     findings = scanner.results()
     result = {

@@ -73,7 +73,7 @@ def test_standalone_secondary_is_found_on_the_primary_and_in_joc(lab_mode, lab_f
     until = now.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
     # The Primary's controller.log (UTC, E§4.2).
-    primary = scan(lab, 'c1-primary', 'controller', until=until)
+    primary = scan(lab, 'c1-primary', 'controller', scan_until=until)
     data = lab.hosts['c1-primary']['js7_controller_data']
     expected = problem_lines(lab.read('c1-primary', data + CONTROLLER_LOG), until_utc.replace('.', ','))
     assert expected, 'the lab wrote no ClusterNodeIsNotBackup line'
@@ -94,7 +94,7 @@ def test_standalone_secondary_is_found_on_the_primary_and_in_joc(lab_mode, lab_f
     assert primary['files'][0]['path'].endswith('controller.log') and primary['bytes_read'] > 0
 
     # JOC Cockpit's joc.log (local time in the lab, like the product's JVM default).
-    joc = scan(lab, 'joc', 'joc', until=until)
+    joc = scan(lab, 'joc', 'joc', scan_until=until)
     joc_data = lab.hosts['joc']['js7_joc_data']
     until_local = now.astimezone().strftime('%Y-%m-%dT%H:%M:%S,%f')[:23]
     expected_joc = problem_lines(lab.read('joc', joc_data + JOC_LOG), until_local)
@@ -108,7 +108,7 @@ def test_standalone_secondary_is_found_on_the_primary_and_in_joc(lab_mode, lab_f
     assert finding['wordings'] == ['joc'] and finding['level'] == 'ERROR'
 
     # since: only the window (seeked), fewer lines, same last one.
-    since = scan(lab, 'c1-primary', 'controller', since=expected[-2][:23].replace(',', '.'), until=until)
+    since = scan(lab, 'c1-primary', 'controller', scan_since=expected[-2][:23].replace(',', '.'), scan_until=until)
     windowed = {f['code']: f for f in since['findings']}['ClusterNodeIsNotBackup']
     assert windowed['count'] == 2 and windowed['last_seen'] == iso(expected[-1][:23], '+00:00')
     assert since['files'][0]['start_offset'] > 0
@@ -121,3 +121,17 @@ def test_healthy_lab_shows_no_problem(lab_mode, lab_factory, version):
         result = scan(lab, target, component)
         assert result['findings'] == [], (target, result['findings'])
         assert result['files'][0]['lines'] > 0
+
+
+def test_examples_run_as_written(lab_mode, lab_factory):
+    """The module's EXAMPLES, unchanged, as the tasks of a play on the lab's hosts."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    from ansible_collections.jobscheduler.js7.plugins.modules import log_scan  # pylint: disable=import-outside-toplevel
+
+    lab = lab_factory(state='standalone-secondary', version='2.7')
+    wait_for_timeline(lab, 'ClusterStartBackupNodeFailed', 4)
+    tasks = yaml.safe_load(log_scan.EXAMPLES)
+    play = [{'name': 'log_scan EXAMPLES', 'hosts': 'c1-primary:joc', 'gather_facts': False, 'tasks': tasks}]
+    run = lab.playbook(yaml.safe_dump(play, sort_keys=False))
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+    assert 'ClusterNodeIsNotBackup x' in run.stdout  # the debug task of the second example fired
