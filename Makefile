@@ -117,7 +117,7 @@ integration: collection system-deps
 molecule: collection
 	@scenarios=$$(ls -d extensions/molecule/*/molecule.yml 2>/dev/null | wc -l); \
 	if [ "$$scenarios" = 0 ]; then echo "molecule: no scenarios yet (they arrive with the roles)"; exit 0; fi; \
-	PATH="$(BIN):$$PATH" $(BIN)/molecule test --all
+	NO_COLOR=1 $(BIN)/molecule test --all
 
 lab-up: collection
 	$(BIN)/python -m tests.lab up --dir $(LAB_DIR) $(LAB_ARGS)
