@@ -130,8 +130,17 @@ def test_examples_run_as_written(lab_mode, lab_factory):
 
     lab = lab_factory(state='standalone-secondary', version='2.7')
     wait_for_timeline(lab, 'ClusterStartBackupNodeFailed', 4)
+    wait_for_timeline(lab, 'ProblemLogged', 1)
     tasks = yaml.safe_load(log_scan.EXAMPLES)
-    play = [{'name': 'log_scan EXAMPLES', 'hosts': 'c1-primary:joc', 'gather_facts': False, 'tasks': tasks}]
-    run = lab.playbook(yaml.safe_dump(play, sort_keys=False))
+    joc_task = [task for task in tasks if (task.get('jobscheduler.js7.log_scan') or {}).get('component') == 'joc']
+    check_joc = {'name': 'The JOC example found the problem in joc.log', 'ansible.builtin.assert': {
+        'that': ["'ClusterNodeIsNotBackup' in joc_log.found_codes"]}}
+    plays = [
+        # Every example on the Primary (the JOC one warns there: no joc.log on a Controller host) ...
+        {'name': 'log_scan EXAMPLES on the Primary', 'hosts': 'c1-primary', 'gather_facts': False, 'tasks': tasks},
+        # ... and the JOC example where joc.log is.
+        {'name': 'log_scan JOC EXAMPLE on JOC', 'hosts': 'joc', 'gather_facts': False, 'tasks': joc_task + [check_joc]},
+    ]
+    run = lab.playbook(yaml.safe_dump(plays, sort_keys=False))
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
     assert 'ClusterNodeIsNotBackup x' in run.stdout  # the debug task of the second example fired
