@@ -107,9 +107,8 @@ attributes:
 notes:
   - The catalogue is one data file, C(plugins/module_utils/_log_catalogue.py). Each entry names the JS7
     versions whose wording it matches, its meaning and the remedy.
-  - A finding's O(since) window is the log's own order. JS7 writes entries in time order, and the binary
-    search relies on it. When a zone with daylight saving time is used, the hour repeated in autumn is
-    ambiguous in the log itself.
+  - The seek for O(since) and O(until) relies on JS7 writing entries in time order. When the log's zone
+    has daylight saving time, the hour repeated in autumn is ambiguous in the log itself.
 seealso:
   - name: JS7 - Log Files and Locations
     description: Names and places of the Controller, Agent and JOC Cockpit logs.
