@@ -5,12 +5,16 @@
     lab_factory  lab_factory(state="healthy", version="2.7", clusters=1, tls=False,
                  controller_auth="public", mode=lab_mode, **up_options) -> Lab;
                  every lab is torn down at the end of the test, also when the test failed.
+                 In local mode every lab gets a loopback range of its own (free_loopback_net), so
+                 a lab left behind by a failed test, or a parallel session, cannot break the next.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +40,47 @@ def _ensure_collection_link():
             os.symlink(REPO, link)
         except FileExistsError:
             pass
+
+
+_NET_COUNTER = itertools.count(1)
+
+
+def _ports_free(net, clusters=1, tls=False):
+    """True when every address:port a local lab on ``net`` would listen on can be bound now."""
+    from tests.lab import layout  # pylint: disable=import-outside-toplevel
+    wanted = [(layout.local_address("joc", 0, net), layout.JOC_PORT)]
+    for k in range(1, clusters + 1):
+        wanted += [(layout.local_address("primary", k, net), layout.CONTROLLER_PORT),
+                   (layout.local_address("secondary", k, net), layout.CONTROLLER_PORT),
+                   (layout.local_address("agent", k, net), layout.AGENT_PORT)]
+    if tls:
+        wanted += [(address, layout.HTTPS_PORT) for address, _port in list(wanted)]
+    for address, port in wanted:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT of an earlier lab is no conflict
+            try:
+                sock.bind((address, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_loopback_net(clusters=1, tls=False):
+    """A loopback /24 (``127.A.B``) no lab uses now, different for every lab of this test session.
+
+    Derived from JS7_LAB_LOOPBACK_NET (default 127.0.0): the session walks 127.A.(B+1), 127.A.(B+2), ...
+    and skips a range whose ports are taken (a leftover of a failed test or another session's lab).
+    """
+    base = os.environ.get("JS7_LAB_LOOPBACK_NET", "127.0.0").split(".")
+    first, second = int(base[1]), int(base[2])
+    for _attempt in range(254):
+        step = next(_NET_COUNTER)
+        net = "127.%d.%d" % ((first + (second + step) // 256) % 256, (second + step) % 256)
+        if net.endswith(".0.0") or net == "127.0.0":
+            continue
+        if _ports_free(net, clusters, tls):
+            return net
+    raise RuntimeError("no free loopback range for a local lab after 254 tries (from %s)" % ".".join(base))
 
 
 class Lab:
@@ -188,6 +233,8 @@ def lab_factory(request, tmp_path):
                 "--controller-auth", controller_auth]
         if tls:
             args.append("--tls")
+        if lab.mode == "local" and "loopback_net" not in options:
+            options["loopback_net"] = free_loopback_net(clusters, tls)
         for key, value in options.items():
             args += ["--" + key.replace("_", "-"), str(value)]
         lab.up_result = lab.cli(*args, env=env)

@@ -8,9 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import PYTHON, REPO
-
-NET = os.environ.get("JS7_LAB_LOOPBACK_NET", "127.0.0")
+from conftest import PYTHON, REPO, free_loopback_net
 
 
 def lab(*args, env=None):
@@ -54,15 +52,18 @@ def test_dir_with_a_lab_is_refused(tmp_path):
 
 
 def test_port_in_use_is_refused(tmp_path):
-    with socket.socket() as sock:
-        try:
-            sock.bind((NET + ".12", 4444))
+    net = free_loopback_net()
+    try:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((net + ".12", 4444))
             sock.listen()
-        except OSError:
-            pass  # already held by another lab on this machine: the CLI must refuse just the same
-        result = lab("up", "--dir", str(tmp_path / "lab"))
+            result = lab("up", "--dir", str(tmp_path / "lab"), "--loopback-net", net)
+    finally:
+        if (tmp_path / "lab" / "lab.json").exists():  # a lab that came up anyway must not outlive the test
+            lab("down", "--dir", str(tmp_path / "lab"))
     assert result.returncode == 4, result
-    assert "ports already in use:" in result.stderr and NET + ".12:4444 (c1-secondary" in result.stderr
+    assert "ports already in use:" in result.stderr and net + ".12:4444 (c1-secondary" in result.stderr
     assert not (tmp_path / "lab" / "lab.json").exists()
 
 

@@ -9,13 +9,16 @@ import pytest
 @pytest.fixture(scope="module")
 def joc_lab(tmp_path_factory):
     """One healthy 2.7 lab for all JOC API tests of this module (idle timeout 3 s)."""
-    from conftest import Lab  # pylint: disable=import-outside-toplevel
+    from conftest import Lab, free_loopback_net  # pylint: disable=import-outside-toplevel
     lab = Lab(str(tmp_path_factory.mktemp("joclab") / "lab"), "local")
-    lab.up_result = lab.cli("up", "--state", "healthy", "--joc-session-timeout", "3")
-    assert lab.up_result.returncode == 0, lab.up_result.stderr
-    yield lab
-    result = lab.down()
-    assert result.returncode == 0, result.stderr
+    try:
+        lab.up_result = lab.cli("up", "--state", "healthy", "--joc-session-timeout", "3",
+                                "--loopback-net", free_loopback_net())
+        assert lab.up_result.returncode == 0, lab.up_result.stderr
+        yield lab
+    finally:
+        result = lab.down()  # also after a failed up: nothing may outlive the module
+    assert result is None or result.returncode == 0, result.stderr
 
 
 def login(lab, user="root", password="root"):

@@ -7,6 +7,7 @@ import glob
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -96,22 +97,48 @@ def test_standalone_secondary_resolved_by_hand(lab_mode, lab_factory, version):
     assert components["clusterState"]["_text"] == "ClusterCoupled"
 
 
+def wait_timeline(lab, predicate, count, timeout):
+    """Wait until ``count`` timeline records satisfy ``predicate`` (the lab's own event log; a file is watched,
+    not a clock). Returns the matching records."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [record for record in lab.timeline() if predicate(record)]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def test_stale_watch_needs_phase_2(lab_mode, lab_factory):
     lab = lab_factory(state="stale-watch", version="2.5")
     op = Operator(lab)
     assert op.cluster_type() == "NodesAppointed"
-    # phase 1
+    # The stale watch: the Agent still holds incarnation 1, in which the Backup was active (E§5.2).
+    status, _, held = lab.http("c1-agent", "/agent/api/clusterWatch?controllerId=controller1")
+    assert status == 200 and held["setting"]["activeId"] == "Backup", held
+    # Runbook phase 1
     op.controller("c1-secondary", "stop")
     op.empty_state("c1-secondary", "js7_controller_data")
     op.set_is_backup("c1-secondary")
+    phase1 = time.time()
     op.controller("c1-secondary", "start")
     op.resubmit()
-    with pytest.raises(Exception, match="did not reach cluster state Coupled"):
-        op.wait_for("Coupled", 15)
-    assert op.cluster_type() != "Coupled"
-    # phase 2: stop Primary, empty Secondary state, stop Agent, empty its state, start Agent, start Primary.
+    after = lab.http("c1-primary", "/controller/api/cluster")[2]["eventId"]
+    # Bounded and event-driven: the Backup now asks to couple and retries; wait until the Primary has
+    # refused three attempts because the watch refuses them, then check that nothing was persisted.
+    refusals = wait_timeline(lab, lambda r: r["ts"] > phase1 and r["event"] == "ClusterWatchRefusedEvent"
+                             and r["host"] == "c1-primary", 3, 60)
+    assert len(refusals) >= 3, lab.timeline()[-20:]
+    assert {r["code"] for r in refusals} == {"ClusterWatchInactiveNode"}
+    status, _, events = lab.http("c1-primary", "/controller/api/event?return=ClusterCouplingPrepared,ClusterCoupled"
+                                 "&after=%d&timeout=0" % after, accept="application/x-ndjson")
+    assert status == 200 and not events, events
+    assert op.cluster_type() == "NodesAppointed"
+    backup_log = lab.read("c1-secondary", lab.hosts["c1-secondary"]["js7_controller_data"] + "/logs/controller.log")
+    assert re.search(r" WARN  js7\.cluster\.ClusterCommon - 'ClusterPrepareCoupling' command failed with HTTP 400 "
+                     r"Bad Request: POST \S+ => ClusterWatchInactiveNode", backup_log)
+    # Runbook phase 2: stop Primary, empty Secondary state, stop Agent, empty its state, start Agent, start Primary.
     # The runbook empties the Secondary's state/ without saying to stop it; it must be stopped first
-    # (its state/lock is held while it runs), and started again after the Primary.
+    # (its state/lock is held while it runs, E§2.1), and started again after the Primary.
     op.controller("c1-primary", "stop")
     op.controller("c1-secondary", "stop")
     op.empty_state("c1-secondary", "js7_controller_data")
@@ -121,3 +148,5 @@ def test_stale_watch_needs_phase_2(lab_mode, lab_factory):
     op.controller("c1-primary", "start")
     op.controller("c1-secondary", "start")
     assert op.wait_for("Coupled", 60)["TYPE"] == "Coupled"
+    status, _, held = lab.http("c1-agent", "/agent/api/clusterWatch?controllerId=controller1")
+    assert held["TYPE"] == "Coupled" and held["setting"]["activeId"] == "Primary", held

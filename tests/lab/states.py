@@ -186,9 +186,10 @@ def cluster_state(rt, host):
     return response.json(), response
 
 
-def wait_cluster_type(rt, host, wanted, timeout):
-    """Wait until the node reports a cluster TYPE in ``wanted``, driven by the event API
-    (E§3.8: GET /controller/api/cluster for eventId, then /controller/api/event long-polls)."""
+def wait_cluster_type(rt, host, wanted, timeout, active_id=None):
+    """Wait until the node reports a cluster TYPE in ``wanted`` (and, if given, ``active_id`` active),
+    driven by the event API (E§3.8: GET /controller/api/cluster for eventId, then /controller/api/event
+    long-polls)."""
     wanted = set(wanted) if not isinstance(wanted, str) else {wanted}
     deadline = time.time() + timeout
     last = None
@@ -204,7 +205,7 @@ def wait_cluster_type(rt, host, wanted, timeout):
             time.sleep(0.1)
             continue
         last = state.get("TYPE")
-        if last in wanted:
+        if last in wanted and (active_id is None or state["setting"]["activeId"] == active_id):
             return state
         remaining = max(0.1, deadline - time.time())
         try:
@@ -213,8 +214,9 @@ def wait_cluster_type(rt, host, wanted, timeout):
                     timeout=min(remaining, 5.0) + 5)
         except Unreachable:
             time.sleep(0.1)
-    raise LabError("%s did not reach cluster state %s within %.0f s (last: %s)"
-                   % (host.name, "/".join(sorted(wanted)), timeout, last))
+    raise LabError("%s did not reach cluster state %s%s within %.0f s (last: %s)"
+                   % (host.name, "/".join(sorted(wanted)), " with %s active" % active_id if active_id else "", timeout,
+                      last))
 
 
 def wait_log_line(path, pattern, timeout, what):
@@ -487,17 +489,50 @@ def set_is_backup(rt, host, value):
         stream.write(text)
 
 
+def switch_over(rt, k):
+    """JOC's "switch-over" button: ``ClusterSwitchOver`` to the active node (E§3.6, E§3.7); returns when
+    the other node is active and the nodes are coupled again (event API, E§3.8)."""
+    primary, secondary, _agent = rt.cluster_hosts(k)
+    state, _response = cluster_state(rt, primary)
+    active, passive = (secondary, primary) if state["setting"]["activeId"] == "Backup" else (primary, secondary)
+    response = rt.http(active, "/controller/api/command", method="POST", body={"TYPE": "ClusterSwitchOver"})
+    if response.status != 200:
+        raise LabError("ClusterSwitchOver on %s failed: HTTP %s %s" % (active.name, response.status, response.body[:300]))
+    return wait_cluster_type(rt, passive, "Coupled", _coupling_timeout(rt),
+                             active_id="Backup" if passive is secondary else "Primary")
+
+
 def _stale_watch_cluster(rt, k):
-    primary, secondary, agent = rt.cluster_hosts(k)
+    """How a legacy Agent watch goes stale in reality (E§5.1, E§5.2): the Agent remembers the cluster's
+    last state only in memory, and nothing tells it when the Controllers are re-installed.
+
+    1. Incarnation 1 runs healthy; an operator switches over, so the Secondary (``Backup``) is active and
+       the watch Agent holds ``Coupled`` with ``activeId = Backup``.
+    2. Both Controllers are stopped and re-installed (both ``state/`` emptied; the Secondary's
+       controller.conf again without is-backup) — the Agent keeps running.
+    3. Incarnation 2 comes up as in ``standalone-secondary`` (JOC registration as an update). Its
+       Primary is active, so every report it sends is one from a node the watch holds as inactive:
+       ``ClusterWatchInactiveNode`` for its events, ``ClusterWatchHeartbeatMismatch`` for heartbeats once
+       the Backup's last heartbeat has expired (E§5.2). ``ClusterCoupled`` needs the watch's consent,
+       so runbook phase 1 cannot couple; only a restart of the Agent (phase 2) clears what it holds.
+    """
+    primary, secondary, _agent = rt.cluster_hosts(k)
     _healthy_cluster(rt, k)  # the Agent now watches incarnation 1 (in memory, E§5.1)
-    # Both Controllers are re-installed; the Secondary's installation lacks --standby again.
-    rt.script(secondary, "stop")
+    state = switch_over(rt, k)
+    rt.timeline("lab", "WatchHoldsIncarnation1", cluster=k, active=state["setting"]["activeId"])
+    # Both Controllers are re-installed; the Secondary's installation lacks is-backup again.
     rt.script(primary, "stop")
+    rt.script(secondary, "stop")
     _empty_state(rt, primary)
     _empty_state(rt, secondary)
     set_is_backup(rt, secondary, None)
     rt.timeline("lab", "ControllersReinstalled", cluster=k, agent_restarted=False)
     _standalone_secondary_cluster(rt, k, update=True)
+    # Evidence that the watch is stale: the new Primary's reports are refused (WARN of HttpClusterWatch).
+    line = wait_log_line(rt.path(primary, primary.log_file), r"WARN .*ClusterWatch .*(ClusterWatchInactiveNode|"
+                         r"ClusterWatchHeartbeatMismatch|ClusterWatchEventMismatch)", _coupling_timeout(rt),
+                         "Primary of cluster%d (stale watch)" % k)
+    rt.timeline("lab", "StateReached", cluster=k, state="StaleWatch", watch_problem=line)
 
 
 def state_stale_watch(rt):

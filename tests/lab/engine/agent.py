@@ -14,7 +14,7 @@ import time
 
 from . import cluster as cl
 from . import hoconfig
-from .common import EventIdGenerator
+from .common import EventIdGenerator, format_duration
 from .controller import java_info, system_info
 from .httpserver import API_CACHE_CONTROL, GateKeeper, HttpError, Response, User, json_response
 from .journal import JournalFiles, JournalWriter, iso
@@ -37,7 +37,25 @@ js7.auth.session.timeout = 1 hour
 
 
 class LegacyClusterWatch:
-    """ClusterWatchRegister: ControllerId -> held ClusterState, memory only (E§5.2) [INF rules]."""
+    """ClusterWatchRegister: ControllerId -> held ClusterState, memory only (E§5.1, E§5.2).
+
+    The rules are those of the 2.5.9 Agent's ClusterWatch (js7-cluster-watch ClusterWatch.scala at
+    tag v2.5.9; E§5.2 reads the same rules from v2.4.1):
+
+    - untaught (nothing held, i.e. after the Agent's start): the first report teaches it;
+    - a report of the state already held is accepted;
+    - otherwise the sender must be the node the held state names active (``ClusterWatchInactiveNode``),
+      except for ``ClusterSwitchedOver`` (both nodes report it) and ``ClusterFailedOver`` (only from the
+      held passive node once the active node's heartbeat has expired; ``ClusterFailOverWhilePassiveLost``
+      when the held state is PassiveLost of the failed node);
+    - the reported events must apply to the held state (``ClusterWatchEventMismatch``); a result that
+      differs from the reported state is accepted with a warning ("forced"), as is a heartbeat of the
+      held active node that reports another state.
+
+    So a watch that holds a state in which the *other* node is active refuses every report of a
+    re-installed cluster whose Primary is active, until the Agent restarts: the stale watch.
+    Wire format: ``ClusterWatchHeartbeat`` / ``ClusterWatchEvents`` as in E§5.1.
+    """
 
     def __init__(self, valid_duration, log):
         self.valid_duration = valid_duration
@@ -55,49 +73,60 @@ class LegacyClusterWatch:
     def _fresh(self, entry):
         return time.monotonic() - entry["lastHeartbeat"] < self.valid_duration
 
+    def _reject(self, controller_id, sender, problem):
+        self.log.warn(WATCH_LOGGER, "%s: Node:%s: %s" % (controller_id, sender, problem.render()))
+        raise problem
+
     def apply(self, controller_id, message):
         kind = message.get("TYPE")
         sender = message.get("from")
         reported = message.get("clusterState")
+        if kind == "ClusterWatchHeartbeat":
+            events, operation = [], "heartbeat"
+        elif kind == "ClusterWatchEvents":
+            events = message.get("events") or []
+            operation = "events %s" % ", ".join(e.get("TYPE", "?") for e in events)
+        else:
+            raise Problem(message="Unknown ClusterWatchMessage %s" % kind)
         with self.lock:
             entry = self.held.get(controller_id)
             if entry is None:
-                # After a restart the watch accepts anything (E§5.2)
                 self.held[controller_id] = {"clusterState": reported, "lastHeartbeat": time.monotonic(), "from": sender}
-                self.log.info(WATCH_LOGGER, "%s: first report from Node:%s accepted, clusterState=%s" % (
+                self.log.info(WATCH_LOGGER, "%s: Node:%s teaches clusterState=%s" % (
                     controller_id, sender, cl.state_string(reported)))
                 return
             held = entry["clusterState"]
-            held_active = cl.active_id(held)
-            if kind == "ClusterWatchHeartbeat":
-                if sender != held_active and self._fresh(entry):
-                    raise Problem("ClusterWatchInactiveNode", arguments={
-                        "operation": "heartbeat", "from": sender, "clusterState": cl.state_string(held)})
-                if reported != held:
-                    raise Problem("ClusterWatchHeartbeatMismatch", arguments={
-                        "from": sender, "clusterState": cl.state_string(reported), "registered": cl.state_string(held)})
+            if reported == held:
                 entry["lastHeartbeat"] = time.monotonic()
                 return
-            if kind == "ClusterWatchEvents":
-                events = message.get("events") or []
-                failover = any(e.get("TYPE") == "ClusterFailedOver" for e in events)
-                if sender != held_active and not (failover and not self._fresh(entry)):
-                    raise Problem("ClusterWatchInactiveNode", arguments={
-                        "operation": "events", "from": sender, "clusterState": cl.state_string(held)})
-                state = held
-                try:
-                    for event in events:
-                        state = cl.apply_event(state, event)
-                except cl.ClusterStateError:
-                    state = None
-                if state != reported:
-                    raise Problem("ClusterWatchEventMismatch", arguments={
-                        "from": sender, "clusterState": cl.state_string(reported), "registered": cl.state_string(held)})
-                self.held[controller_id] = {"clusterState": reported, "lastHeartbeat": time.monotonic(), "from": sender}
+            ago = format_duration(time.monotonic() - entry["lastHeartbeat"])
+            inactive = Problem("ClusterWatchInactiveNode", arguments={
+                "operation": operation, "from": sender, "clusterState": cl.state_string(held), "lastHeartbeat": ago})
+            first = events[0].get("TYPE") if events else None
+            if first == "ClusterSwitchedOver":
+                pass
+            elif first == "ClusterFailedOver":
+                if held.get("TYPE") == "PassiveLost" and cl.active_id(held) == events[0].get("failedActiveId"):
+                    self._reject(controller_id, sender, Problem("ClusterFailOverWhilePassiveLost"))
+                if not (sender == cl.passive_id(held) and not self._fresh(entry)):
+                    self._reject(controller_id, sender, inactive)
+            elif sender != cl.active_id(held):
+                self._reject(controller_id, sender, inactive)
+            state = held
+            try:
+                for event in events:
+                    state = cl.apply_event(state, event)
+            except cl.ClusterStateError:
+                self._reject(controller_id, sender, Problem("ClusterWatchEventMismatch", arguments={
+                    "from": sender, "clusterState": cl.state_string(reported), "registered": cl.state_string(held)}))
+            if state != reported:
+                self.log.warn(WATCH_LOGGER, "%s: Node:%s forced ClusterState to %s maybe because heartbeat of up to now "
+                              "active %s is too long ago (%s)" % (controller_id, sender, cl.state_string(reported),
+                                                                 cl.active_id(held), ago))
+            elif events:
                 self.log.info(WATCH_LOGGER, "%s: %s from Node:%s -> %s" % (
                     controller_id, ", ".join(e["TYPE"] for e in events), sender, cl.state_string(reported)))
-                return
-            raise Problem(message="Unknown ClusterWatchMessage %s" % kind)
+            self.held[controller_id] = {"clusterState": reported, "lastHeartbeat": time.monotonic(), "from": sender}
 
 
 class AgentMain(Program):

@@ -9,6 +9,7 @@ import copy
 import json
 import os
 import queue
+import re
 import platform
 import socket
 import sys
@@ -339,7 +340,7 @@ class ControllerMain(Program):
         if kind in cl.CLUSTER_EVENTS:
             self.log.info(JOURNAL_LOGGER, "%s %s" % (stamped["eventId"], dumps({k: v for k, v in stamped.items() if k != "eventId"})))
             self.lab_timeline(kind, event_id=stamped["eventId"], cluster_state=self.state.cluster_state.get("TYPE"))
-            if self.legacy_watches() and kind != "ClusterCoupled":
+            if self.legacy_watches() and kind not in ("ClusterCouplingPrepared", "ClusterCoupled"):  # asked before
                 self.report_legacy_events([stamped], wait=False)
         else:
             self.log.debug(JOURNAL_LOGGER, "%s %s" % (stamped["eventId"], kind))
@@ -491,7 +492,8 @@ class ControllerMain(Program):
         self.legacy_queue.put(slot)
         if not wait:
             return None
-        done.wait(max(3.0, self.hb * 4))
+        if not done.wait(max(3.0, self.hb * 4)):
+            return Problem(message="ClusterWatch did not answer in time")  # no answer is no consent
         return slot[2]
 
     def legacy_reporter(self):
@@ -500,7 +502,11 @@ class ControllerMain(Program):
                 slot = self.legacy_queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            slot[2] = self._report_legacy_now(slot[0])
+            try:
+                slot[2] = self._report_legacy_now(slot[0])
+            except Exception as exc:  # pylint: disable=broad-except  # the reporter must outlive any bug
+                self.log.error(LEGACY_WATCH_LOGGER, "Reporting to the ClusterWatch failed: %s" % traceback.format_exc())
+                slot[2] = Problem(message="ClusterWatch report failed: %s" % exc)
             slot[1].set()
 
     def _report_legacy_now(self, message):
@@ -523,10 +529,11 @@ class ControllerMain(Program):
 
     def _legacy_problem(self, uri, text):
         self.legacy_watch_ok = False
-        if text != self.legacy_watch_problem:
+        same = re.sub(r" \([^()]* ago\)$", "", text)  # the same refusal, only later: logged once
+        if same != self.legacy_watch_problem:
             self.log.warn(LEGACY_WATCH_LOGGER, "ClusterWatch %s rejected or failed: %s" % (uri, text))
             self.lab_timeline("ClusterWatchRejected", watch=uri, problem=text)
-        self.legacy_watch_problem = text
+        self.legacy_watch_problem = same
 
     def report_legacy_events(self, stamped_events, wait=True):
         events = [{k: v for k, v in e.items() if k != "eventId"} for e in stamped_events]
@@ -924,14 +931,39 @@ class ControllerMain(Program):
         with self.lock:
             self._check_peer(command)
             self.last_passive_contact = time.monotonic()
-            kind = self.state.cluster_state["TYPE"]
+            cs = self.state.cluster_state
+            kind = cs["TYPE"]
             if kind in ("PreparedToBeCoupled", "Coupled"):
                 return {"TYPE": "Accepted"}
             if kind == "ActiveShutDown":
                 raise Problem("ClusterCommandInapplicable", arguments={
                     "command": "ClusterPrepareCoupling", "clusterState": cl.state_string(self.state.cluster_state)})
-            self.persist([{"TYPE": "ClusterCouplingPrepared", "activeId": self.own_id}])
+            event = {"TYPE": "ClusterCouplingPrepared", "activeId": self.own_id}
+            new_state = cl.apply_event(cs, event)
+        self.require_legacy_consent(event, new_state)
+        with self.lock:
+            if self.state.cluster_state.get("TYPE") != kind:
+                return {"TYPE": "Accepted"}  # changed meanwhile (e.g. a concurrent, duplicate command)
+            self.persist([event])
         return {"TYPE": "Accepted"}
+
+    def require_legacy_consent(self, event, new_state):
+        """≤ 2.5 with an Agent watch: ``ClusterCouplingPrepared`` and ``ClusterCoupled`` are persisted only when
+        the watch accepted them; its Problem is the command's answer, so the passive node retries.
+
+        Lab simplification [assumption]: 2.5.9 persists first and reports afterwards
+        (ActiveClusterNode.persistWithoutTouchingHeartbeat), and a node whose heartbeat the watch rejects
+        halts with "HALT because ClusterWatch heartbeat failed" and is restarted by its watchdog. The lab has
+        no watchdog, so it refuses up front; for the operator the effect is the same: the nodes do not couple
+        while the watch refuses, and the active node stays in the state it had (NodesAppointed after the
+        standalone-secondary fault)."""
+        if not self.legacy_watches():
+            return
+        problem = self.report_legacy({"TYPE": "ClusterWatchEvents", "from": self.own_id, "events": [event],
+                                      "clusterState": new_state})
+        if problem is not None:
+            self.lab_timeline("ClusterWatchRefusedEvent", cluster_event=event["TYPE"], code=problem.code)
+            raise Problem(problem.code, problem.message, problem.arguments, problem.status)
 
     def cluster_couple(self, command):
         """ClusterCouple needs a registered Cluster Watch: NoClusterWatch otherwise (E§3.7, E§5.1)."""
@@ -945,10 +977,7 @@ class ControllerMain(Program):
             event = {"TYPE": "ClusterCoupled", "activeId": self.own_id}
             new_state = cl.apply_event(cs, event)
         if self.legacy_watches():
-            problem = self.report_legacy({"TYPE": "ClusterWatchEvents", "from": self.own_id, "events": [event],
-                                          "clusterState": new_state})
-            if problem is not None:
-                raise Problem(problem.code, problem.message, problem.arguments, problem.status)
+            self.require_legacy_consent(event, new_state)
         else:
             watch_id = cs["setting"].get("clusterWatchId")
             if not watch_id:

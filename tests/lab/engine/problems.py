@@ -28,7 +28,10 @@ CATALOGUE = {
     "ClusterWatchEventMismatch": (
         400, "ClusterWatch rejected events from '$from', because clusterState=$clusterState does not match the registered $registered"),
     "ClusterWatchInactiveNode": (
-        400, "ClusterWatch rejected '$operation' from inactive cluster node '$from', because clusterState=$clusterState"),
+        400, "ClusterWatch rejected '$operation' from inactive cluster node '$from', because clusterState=$clusterState"
+             " ($lastHeartbeat ago)"),
+    "ClusterFailOverWhilePassiveLost": (
+        400, "ClusterFailedOver event rejected due PassiveLost state (probably caused by a concurrent ClusterPassiveLost event)"),
     "InvalidSessionToken": (403, "Invalid session token"),
     "InvalidLogin": (401, "Login: unknown user or invalid password"),
     "EventSeqTorn": (400, "Requested EventId after=$requestedAfter is not available. Oldest available EventId is $tornEventId"),

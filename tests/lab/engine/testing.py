@@ -129,8 +129,9 @@ def make_legacy_watch_stale(agent_uri, controller_id, id_to_uri, active_id="Back
     A real POST of ``ClusterWatchEvents`` to ``/agent/api/clusterWatch``, as the active node of that
     earlier incarnation would have sent it (default: Coupled with the Backup active). The Agent
     accepts it only while it holds nothing for ``controller_id`` (i.e. right after its start);
-    afterwards the real cluster's reports do not fit (ClusterWatchHeartbeatMismatch /
-    ClusterWatchEventMismatch / ClusterWatchInactiveNode) until the Agent is restarted (E§5.2).
+    afterwards every report of a cluster whose Primary is active comes from a node the watch holds as
+    inactive (``ClusterWatchInactiveNode``) until the Agent is restarted (E§5.2). With ``active_id="Primary"``
+    the watch is not stale: the Primary's next heartbeat re-teaches it (2.5.9 rules, agent.py).
     """
     setting = {"idToUri": dict(id_to_uri), "activeId": active_id, "timing": {"heartbeat": 3, "heartbeatTimeout": 10},
                "clusterWatches": [{"uri": agent_uri}]}
