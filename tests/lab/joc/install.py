@@ -66,6 +66,7 @@ start() {
   mkdir -p "$JS7_JOC_DATA/logs"
   https=""
   [ -n "$JS7_JOC_HTTPS_PORT" ] && https="--https-port=$JS7_JOC_HTTPS_PORT"
+  # shellcheck disable=SC2086  # $https is empty or one option
   nohup "$JS7_LAB_PYTHON" "$JS7_JOC_HOME/lib/js7-lab/run.py" com.sos.joc.lab.JocMain \
     --http-port="$JS7_JOC_HTTP_PORT" $https --jetty-base="$JS7_JOC_DATA" \
     >>"$JS7_JOC_DATA/logs/jetty.log" 2>&1 </dev/null &
@@ -103,7 +104,8 @@ stop() {
   fi
   kill -"$signal" "$pid" 2>/dev/null
   waited=0
-  while kill -0 "$pid" 2>/dev/null; do
+  # a zombie has exited already (init reaps it when it gets to it)
+  while kill -0 "$pid" 2>/dev/null && [ "$(sed -n 's/^.*) \(.\) .*/\1/p' "/proc/$pid/stat" 2>/dev/null)" != Z ]; do
     if [ "$signal" = TERM ] && [ "$waited" -ge $((TIMEOUT * 10)) ]; then
       kill -KILL "$pid" 2>/dev/null
     fi

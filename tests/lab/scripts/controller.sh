@@ -59,7 +59,10 @@ get_pid() {
 }
 
 is_alive() {
-    [ -n "$1" ] && kill -0 "$1" 2>/dev/null
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+    # A zombie has exited already: its parent (init, after the script that started it has gone)
+    # reaps it when it gets to it, which can take a second.
+    [ "$(sed -n 's/^.*) \(.\) .*/\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
 
 wait_for_exit() {  # pid, seconds ("" = forever)
