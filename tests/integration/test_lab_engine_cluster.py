@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import ssl
-import time
 
 import pytest
 
@@ -143,7 +142,12 @@ def test_switchover_and_shutdown_semantics(engine):
         # stop without fail-over on the active (now Backup): ActiveShutDown, nobody takes over
         assert backup.stop().returncode == 0
         wait_for(lambda: cluster_type(primary) == "ActiveShutDown", 10)
-        time.sleep(1.5)
+        # Nobody takes over: no ClusterFailedOver within the active-lost timeout (heartbeat + heartbeat-timeout,
+        # 3 s + 10 s at the time scale 0.2 = 2.6 s, E§1.2) and a margin. The event API returns at once if it happens.
+        eid = json.loads(http("GET", primary.api + "/cluster")[2])["eventId"]
+        status, _ignored, body = http("GET", primary.api + "/event?return=ClusterFailedOver&after=%d&timeout=3.5" % eid,
+                                      headers=NDJSON, timeout=15)
+        assert status == 200 and body == b"", body
         assert cluster_type(primary) == "ActiveShutDown"
         assert backup.start().returncode == 0
         wait_for(lambda: cluster_type(backup) == "Coupled", 30)
