@@ -176,3 +176,23 @@ def test_event_api_long_poll_and_orders_survive_restart(engine):
     assert json.loads(http("GET", primary.api + "/order")[2]) == {"count": 1}
     timeline = [e["event"] for e in engine.timeline_events()]
     assert timeline.count("ControllerStarted") == 2 and "ControllerStopped" in timeline
+
+
+def test_stop_then_start_under_a_narrow_columns(engine):
+    """Regression: GetPid read ``ps`` output cut at $COLUMNS (GNU readline exports COLUMNS=80 to every process a
+    Python with readline starts, e.g. pytest or ansible), so ``stop`` found no process, said "not running" and
+    left the engine up; the next ``start`` then failed with "Address already in use". Long paths, narrow columns."""
+    deep = os.path.join(engine.root, "a-rather-long-directory-name-so-that-the-command-line-is-long" * 2)
+    engine.root = deep
+    primary = engine.controller("c9-primary", "127.0.0.206:4444", is_backup=False)
+    narrow = {"COLUMNS": "40", "LINES": "10"}
+    assert primary.start(env=narrow).returncode == 0
+    pid = int(read(os.path.join(primary.state_dir, "lock")))
+    assert "is running with pid=%d" % pid in primary.status(env=narrow).stdout
+    result = primary.stop(env=narrow)
+    assert result.returncode == 0 and "terminated" in result.stdout, result
+    assert not os.path.exists("/proc/%d/cmdline" % pid) or read("/proc/%d/cmdline" % pid) == ""
+    for name in os.listdir(primary.state_dir):
+        os.unlink(os.path.join(primary.state_dir, name))  # the runbook's rm -rf state/*
+    result = primary.start(env=narrow)
+    assert result.returncode == 0, result.stdout + result.stderr
