@@ -97,7 +97,7 @@ class Lab:
         argv = [PYTHON, "-m", "tests.lab", args[0], "--dir", self.dir] + list(args[1:])
         full_env = dict(os.environ)
         full_env.update(env or {})
-        result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=full_env)
+        result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=full_env, check=False)
         if check and result.returncode != 0:
             raise AssertionError("lab %s failed rc=%d\nstdout:\n%s\nstderr:\n%s"
                                  % (" ".join(args), result.returncode, result.stdout, result.stderr))
@@ -147,7 +147,8 @@ class Lab:
                          "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
                          "PATH": VENV_BIN + os.pathsep + full_env.get("PATH", "")})
         full_env.update(env or {})
-        return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=full_env)
+        return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=full_env,
+                              check=False)
 
     # -- observation -----------------------------------------------------------------------
     def timeline(self):

@@ -15,7 +15,7 @@ def lab(*args, env=None):
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run([PYTHON, "-m", "tests.lab"] + list(args), cwd=REPO, capture_output=True, text=True,
-                          timeout=120, env=full_env)
+                          timeout=120, env=full_env, check=False)
 
 
 @pytest.mark.parametrize("args, code, message", [
@@ -73,7 +73,7 @@ def test_netns_without_root_is_refused(tmp_path):
     result = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", PYTHON, "-m",
                              "tests.lab", "up", "--mode", "netns", "--dir", str(tmp_path / "lab")],
                             cwd=REPO, capture_output=True, text=True, timeout=120,
-                            env={"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"})
+                            env={"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"}, check=False)
     assert result.returncode == 3, result
     assert "--mode netns needs: root" in result.stderr
     assert "Use --mode local" in result.stderr

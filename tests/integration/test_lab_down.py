@@ -5,8 +5,6 @@ import subprocess
 
 import pytest
 
-from conftest import Lab
-
 
 def lab_pids(lab_dir):
     marker = lab_dir + "/"

@@ -46,8 +46,8 @@ def test_cut_and_restore_network(lab_mode, lab_factory):
         pytest.skip("network cuts need netns mode")
     lab = lab_factory(state="healthy")
     assert lab.cli("fault", "cut", "c1-secondary").returncode == 0
-    status, _, body = lab.joc("controller/test", {"url": lab.hosts["c1-secondary"]["js7_controller_url"]})
+    status, _ignored, body = lab.joc("controller/test", {"url": lab.hosts["c1-secondary"]["js7_controller_url"]})
     assert status == 420 and body["error"]["code"] in ("JOC-402", "JOC-401")
     assert lab.cli("fault", "restore", "c1-secondary").returncode == 0
-    status, _, body = lab.joc("controller/test", {"url": lab.hosts["c1-secondary"]["js7_controller_url"]})
+    status, _ignored, body = lab.joc("controller/test", {"url": lab.hosts["c1-secondary"]["js7_controller_url"]})
     assert status == 200, body

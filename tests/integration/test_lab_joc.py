@@ -35,15 +35,15 @@ def test_login_answer(joc_lab):
 
 
 def test_wrong_password_401_account_answer(joc_lab):
-    status, _, body = login(joc_lab, password="wrong")
+    status, _ignored, body = login(joc_lab, password="wrong")
     assert status == 401
     assert body["isAuthenticated"] is False and body["message"] == "Access denied"
     assert body["accessToken"] == ""
 
 
 def test_malformed_authorization_420(joc_lab):
-    status, _, body = joc_lab.http("joc", "/joc/api/authentication/login", method="POST",
-                                   headers={"Authorization": "Basic !!!"})
+    status, _ignored, body = joc_lab.http("joc", "/joc/api/authentication/login", method="POST",
+                                          headers={"Authorization": "Basic !!!"})
     assert status == 420
     assert body["error"]["message"].endswith("Authorization header with basic based64part expected")
     assert set(body) == {"deliveryDate", "surveyDate", "error"}
@@ -51,26 +51,26 @@ def test_malformed_authorization_420(joc_lab):
 
 def test_idle_timeout_440_and_logout(joc_lab):
     token = joc_lab.joc_login()
-    status, _, body = joc_lab.joc("joc/is_active", token=token)
+    status, _ignored, body = joc_lab.joc("joc/is_active", token=token)
     assert (status, body["ok"]) == (200, True)
     time.sleep(3.3)  # the lab's idle timeout knob (--joc-session-timeout 3)
-    status, _, body = joc_lab.joc("joc/is_active", token=token)
+    status, _ignored, body = joc_lab.joc("joc/is_active", token=token)
     assert status == 440
     assert body["message"].startswith("SessionNotExistException")
     token = joc_lab.joc_login()
-    status, _, body = joc_lab.joc("authentication/logout", token=token)
+    status, _ignored, body = joc_lab.joc("authentication/logout", token=token)
     assert status == 200 and body["isAuthenticated"] is False and body["accessToken"] == ""
     assert joc_lab.joc("joc/is_active", token=token)[0] == 440
 
 
 def test_missing_permission_403(joc_lab):
     token = joc_lab.joc_login("viewer", "viewer")
-    status, _, body = joc_lab.joc("controller/cluster/appoint_nodes", {"controllerId": "controller1"}, token=token)
+    status, _ignored, body = joc_lab.joc("controller/cluster/appoint_nodes", {"controllerId": "controller1"}, token=token)
     assert status == 403 and body["isPermitted"] is False
 
 
 def test_controllers_p(joc_lab):
-    status, _, body = joc_lab.joc("controllers/p", {"controllerId": "controller1"})
+    status, _ignored, body = joc_lab.joc("controllers/p", {"controllerId": "controller1"})
     assert status == 200
     roles = {c["role"]: c for c in body["controllers"]}
     assert set(roles) == {"PRIMARY", "BACKUP"}
@@ -81,16 +81,16 @@ def test_controllers_p(joc_lab):
 
 def test_controller_test(joc_lab):
     url = joc_lab.hosts["c1-primary"]["js7_controller_url"]
-    status, _, body = joc_lab.joc("controller/test", {"url": url, "controllerId": "controller1"})
+    status, _ignored, body = joc_lab.joc("controller/test", {"url": url, "controllerId": "controller1"})
     assert status == 200
     assert body["controller"] == {"url": url, "controllerId": "controller1",
                                   "connectionState": {"severity": 0, "_text": "established"}}
-    status, _, body = joc_lab.joc("controller/test", {"url": url, "controllerId": "other"})
+    status, _ignored, body = joc_lab.joc("controller/test", {"url": url, "controllerId": "other"})
     assert status == 420 and body["error"]["code"] == "JOC-405"
     assert "is not the expected Controller ID 'other'" in body["error"]["message"]
-    status, _, body = joc_lab.joc("controller/test", {"url": "http://127.0.0.99:4444"})
+    status, _ignored, body = joc_lab.joc("controller/test", {"url": "http://127.0.0.99:4444"})
     assert status == 420 and body["error"]["code"] in ("JOC-400", "JOC-402")
-    status, _, body = joc_lab.joc("controller/test", {"url": "not a url"})
+    status, _ignored, body = joc_lab.joc("controller/test", {"url": "not a url"})
     assert status == 420 and body["error"]["code"] == "JOC-400"
 
 
@@ -118,13 +118,13 @@ def test_register_validation(joc_lab):
         (registration(joc_lab, controller_id=""), "JOC-171"),  # new registration of an existing ID
     ]
     for body, code in cases:
-        status, _, answer = joc_lab.joc("controller/register", body)
+        status, _ignored, answer = joc_lab.joc("controller/register", body)
         assert (status, answer["error"]["code"]) == (420, code), (body, answer)
 
 
 def test_resubmit_unchanged_sends_no_appointment(joc_lab):
     before = [e for e in joc_lab.timeline() if e["event"] == "ClusterAppointNodesSent"]
-    status, _, answer = joc_lab.joc("controller/register", registration(joc_lab, auditLog={"comment": "resubmit"}))
+    status, _ignored, answer = joc_lab.joc("controller/register", registration(joc_lab, auditLog={"comment": "resubmit"}))
     assert status == 200 and answer["ok"] is True
     deadline = time.time() + 10
     log_path = joc_lab.hosts["joc"]["js7_joc_data"] + "/logs/joc.log"
@@ -136,13 +136,13 @@ def test_resubmit_unchanged_sends_no_appointment(joc_lab):
 
 
 def test_components_versions_is_active(joc_lab):
-    status, _, body = joc_lab.joc("controller/components", {"controllerId": "controller1"})
+    status, _ignored, body = joc_lab.joc("controller/components", {"controllerId": "controller1"})
     assert status == 200 and body["clusterState"]["_text"] == "ClusterCoupled"
     assert body["jocs"][0]["current"] is True
-    status, _, body = joc_lab.joc("joc/versions", {})
+    status, _ignored, body = joc_lab.joc("joc/versions", {})
     assert status == 200 and body["jocVersion"] == "2.7.1"
     assert {v["version"] for v in body["controllerVersions"]} == {"2.7.1"}
-    status, _, body = joc_lab.joc("controller/components", {})
+    status, _ignored, body = joc_lab.joc("controller/components", {})
     assert status == 420 and body["error"]["code"] == "JOC-400"
 
 
@@ -150,7 +150,7 @@ def test_components_with_one_node_down_is_unknown(joc_lab):
     """J§2.7: one node unreachable and the other Coupled/PreparedToBeCoupled -> ClusterUnknown."""
     assert joc_lab.cli("fault", "kill", "c1-secondary").returncode == 0
     try:
-        status, _, body = joc_lab.joc("controller/components", {"controllerId": "controller1"})
+        status, _ignored, body = joc_lab.joc("controller/components", {"controllerId": "controller1"})
         assert status == 200
         backup = next(c for c in body["controllers"] if c["role"] == "BACKUP")
         assert backup["connectionState"]["_text"] == "unreachable"

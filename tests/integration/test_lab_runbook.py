@@ -25,7 +25,7 @@ class Operator:
                     "root@" + self.lab.hosts[host]["ansible_host"], command]
         else:
             argv = ["sh", "-c", command]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
         assert result.returncode == 0, (command, result.stdout, result.stderr)
         return result.stdout
 
@@ -47,11 +47,11 @@ class Operator:
     def resubmit(self):
         """JOC: Manage Controllers -> edit -> test connection -> submit (J§2.4)."""
         token = self.lab.joc_login()
-        status, _, current = self.lab.joc("controllers/p", {"controllerId": "controller1"}, token=token)
+        status, _ignored, current = self.lab.joc("controllers/p", {"controllerId": "controller1"}, token=token)
         assert status == 200
         for item in current["controllers"]:
-            status, _, answer = self.lab.joc("controller/test", {"url": item["url"], "controllerId": "controller1"},
-                                             token=token)
+            status, _ignored, answer = self.lab.joc("controller/test", {"url": item["url"], "controllerId": "controller1"},
+                                                    token=token)
             assert status == 200, answer
         body = {"controllerId": "controller1",
                 "controllers": [{k: item[k] for k in ("url", "clusterUrl", "role", "title")}
@@ -59,7 +59,7 @@ class Operator:
         if self.lab.hosts["c1-agent"].get("js7_node_role") == "cluster_watch":
             body["clusterWatcher"] = {"agentId": "agent1", "agentName": "agent1",
                                       "url": self.lab.hosts["c1-agent"]["js7_agent_url"]}
-        status, _, answer = self.lab.joc("controller/register", body, token=token)
+        status, _ignored, answer = self.lab.joc("controller/register", body, token=token)
         assert status == 200, answer
 
     def wait_for(self, wanted, timeout):
@@ -93,7 +93,7 @@ def test_standalone_secondary_resolved_by_hand(lab_mode, lab_factory, version):
     op.resubmit()
     state = op.wait_for("Coupled", 60)
     assert state["TYPE"] == "Coupled"
-    status, _, components = lab.joc("controller/components", {"controllerId": "controller1"})
+    status, _ignored, components = lab.joc("controller/components", {"controllerId": "controller1"})
     assert components["clusterState"]["_text"] == "ClusterCoupled"
 
 
@@ -113,7 +113,7 @@ def test_stale_watch_needs_phase_2(lab_mode, lab_factory):
     op = Operator(lab)
     assert op.cluster_type() == "NodesAppointed"
     # The stale watch: the Agent still holds incarnation 1, in which the Backup was active (E§5.2).
-    status, _, held = lab.http("c1-agent", "/agent/api/clusterWatch?controllerId=controller1")
+    status, _ignored, held = lab.http("c1-agent", "/agent/api/clusterWatch?controllerId=controller1")
     assert status == 200 and held["setting"]["activeId"] == "Backup", held
     # Runbook phase 1
     op.controller("c1-secondary", "stop")
@@ -129,8 +129,8 @@ def test_stale_watch_needs_phase_2(lab_mode, lab_factory):
                              and r["host"] == "c1-primary", 3, 60)
     assert len(refusals) >= 3, lab.timeline()[-20:]
     assert {r["code"] for r in refusals} == {"ClusterWatchInactiveNode"}
-    status, _, events = lab.http("c1-primary", "/controller/api/event?return=ClusterCouplingPrepared,ClusterCoupled"
-                                 "&after=%d&timeout=0" % after, accept="application/x-ndjson")
+    status, _ignored, events = lab.http("c1-primary", "/controller/api/event?return=ClusterCouplingPrepared,ClusterCoupled"
+                                        "&after=%d&timeout=0" % after, accept="application/x-ndjson")
     assert status == 200 and not events, events
     assert op.cluster_type() == "NodesAppointed"
     backup_log = lab.read("c1-secondary", lab.hosts["c1-secondary"]["js7_controller_data"] + "/logs/controller.log")
@@ -148,5 +148,5 @@ def test_stale_watch_needs_phase_2(lab_mode, lab_factory):
     op.controller("c1-primary", "start")
     op.controller("c1-secondary", "start")
     assert op.wait_for("Coupled", 60)["TYPE"] == "Coupled"
-    status, _, held = lab.http("c1-agent", "/agent/api/clusterWatch?controllerId=controller1")
+    status, _ignored, held = lab.http("c1-agent", "/agent/api/clusterWatch?controllerId=controller1")
     assert held["TYPE"] == "Coupled" and held["setting"]["activeId"] == "Primary", held

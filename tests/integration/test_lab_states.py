@@ -10,13 +10,13 @@ WARN_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d{3} WARN  js7\.cluste
 
 
 def cluster_type(lab, host):
-    status, _, body = lab.http(host, "/controller/api/cluster")
+    status, _ignored, body = lab.http(host, "/controller/api/cluster")
     assert status == 200, body
     return body["TYPE"]
 
 
 def components(lab, controller_id="controller1"):
-    status, _, body = lab.joc("controller/components", {"controllerId": controller_id})
+    status, _ignored, body = lab.joc("controller/components", {"controllerId": controller_id})
     assert status == 200, body
     return body
 
@@ -26,10 +26,10 @@ def test_healthy(lab_mode, lab_factory, version):
     lab = lab_factory(state="healthy", version=version)
     assert cluster_type(lab, "c1-primary") == "Coupled"
     assert cluster_type(lab, "c1-secondary") == "Coupled"  # the passive node's replicated state (E§3.5)
-    status, _, overview = lab.http("c1-primary", "/controller/api")
+    status, _ignored, overview = lab.http("c1-primary", "/controller/api")
     assert status == 200 and overview["id"] == "controller1"
     assert overview["version"] == {"2.7": "2.7.1", "2.5": "2.5.9"}[version]
-    status, _, node = lab.http("c1-secondary", "/controller/api/cluster?return=ClusterNodeState")
+    status, _ignored, node = lab.http("c1-secondary", "/controller/api/cluster?return=ClusterNodeState")
     assert node["nodeId"] == "Backup" and node["isBackup"] is True
     answer = components(lab)
     assert answer["clusterState"] == {"severity": 0, "_text": "ClusterCoupled"}
@@ -40,7 +40,7 @@ def test_healthy(lab_mode, lab_factory, version):
     if version == "2.7":
         # JOC is the Cluster Watch (J§3.1): its confirmation registers it before coupling (E§3.7).
         assert "ClusterWatchConfirmed" in events
-        status, _, state = lab.http("c1-primary", "/controller/api/cluster")
+        status, _ignored, state = lab.http("c1-primary", "/controller/api/cluster")
         assert state["setting"]["clusterWatchId"] == "JOC-1"
     conf = lab.read("c1-secondary", lab.hosts["c1-secondary"]["js7_controller_data"] + "/config/controller.conf")
     assert re.search(r"^js7\.journal\.cluster\.node\.is-backup = yes$", conf, re.M)
@@ -50,7 +50,7 @@ def test_healthy(lab_mode, lab_factory, version):
 def test_standalone_secondary(lab_mode, lab_factory, version):
     lab = lab_factory(state="standalone-secondary", version=version)
     assert cluster_type(lab, "c1-primary") == "NodesAppointed"
-    status, _, node = lab.http("c1-secondary", "/controller/api/cluster?return=ClusterNodeState")
+    status, _ignored, node = lab.http("c1-secondary", "/controller/api/cluster?return=ClusterNodeState")
     assert status == 200
     assert node["isBackup"] is False and node["clusterState"]["TYPE"] == "Empty"  # active standalone
     secondary = lab.hosts["c1-secondary"]

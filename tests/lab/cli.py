@@ -213,7 +213,7 @@ def gather_status(rt):
         except (LabError, states.Unreachable) as error:
             report["joc_error"] = str(error)
     for k in range(1, rt.config["clusters"] + 1):
-        primary, secondary, _ = rt.cluster_hosts(k)
+        primary, secondary, _agent = rt.cluster_hosts(k)
         entry = {}
         for host in (primary, secondary):
             try:
@@ -248,8 +248,8 @@ def cmd_status(args, out):
     out.write("lab %s: %s, JS7 %s, start state %s, status %s\n"
               % (rt.dir, cfg["mode"], cfg["version_full"], cfg["state"], report["status"]))
     for name, host in report["hosts"].items():
-        out.write("  %-14s %-9s %-28s %s\n" % (name, host["kind"], host["url"],
-                                                "running (pid %s)" % host["pid"] if host["running"] else "stopped"))
+        running = "running (pid %s)" % host["pid"] if host["running"] else "stopped"
+        out.write("  %-14s %-9s %-28s %s\n" % (name, host["kind"], host["url"], running))
     for controller_id, entry in report["clusters"].items():
         out.write("  %s: " % controller_id + ", ".join("%s=%s" % item for item in entry.items()) + "\n")
     return 0

@@ -49,7 +49,7 @@ def run_demo(args, out):
         return code
     rt = cli._load(os.path.abspath(args.dir))  # pylint: disable=protected-access
     try:
-        primary, secondary, _ = rt.cluster_hosts(1)
+        primary, secondary, _agent = rt.cluster_hosts(1)
         time.sleep(rt.scaled(5))  # let a few retries happen, so the repetition is visible
         log = rt.path(primary, primary.log_file)
         out.write("\n-- 1. The Primary's controller.log (%s) WARNs at every retry:\n" % primary.seen(primary.log_file))

@@ -49,15 +49,15 @@ def missing_prerequisites():
 
 
 def run(argv, check=True, **kw):
-    result = subprocess.run(argv, capture_output=True, text=True, **kw)
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, **kw)
     if check and result.returncode != 0:
-        raise LabError("command failed (rc=%d): %s\n%s" % (result.returncode, " ".join(argv),
-                                                             (result.stderr or result.stdout).strip()))
+        output = (result.stderr or result.stdout).strip()
+        raise LabError("command failed (rc=%d): %s\n%s" % (result.returncode, " ".join(argv), output))
     return result
 
 
 def link_exists(name):
-    return subprocess.run(["ip", "link", "show", name], capture_output=True).returncode == 0
+    return subprocess.run(["ip", "link", "show", name], capture_output=True, check=False).returncode == 0
 
 
 def netns_list():
@@ -177,7 +177,7 @@ def start_holder(host, lab_dir, record):
 
 def _listening(netns, address, port):
     result = subprocess.run(["ip", "netns", "exec", netns, "ss", "-Hltn", "src", "%s:%d" % (address, port)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     return result.returncode == 0 and bool(result.stdout.strip())
 
 

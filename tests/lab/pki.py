@@ -69,8 +69,8 @@ def issue_host(pki_dir, host, addresses, names=()):
     ca_cert, ca_key = _load_ca(pki_dir)
     now = datetime.datetime.now(datetime.timezone.utc)
     out = {"ca": os.path.join(pki_dir, "ca.pem")}
-    alt = [x509.DNSName(n) for n in (host,) + tuple(names)] + [x509.IPAddress(ipaddress.ip_address(a))
-                                                                 for a in addresses]
+    alt = [x509.DNSName(n) for n in (host,) + tuple(names)]
+    alt += [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
     for purpose, usage in (("server", ExtendedKeyUsageOID.SERVER_AUTH), ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):
         key = ec.generate_private_key(ec.SECP256R1())
         cert = (x509.CertificateBuilder()

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The seed's runbook performed by hand on the lab, printed as a transcript (issue 3's resolution).
 #
 #   tests/lab/runbook_transcript.sh standalone-secondary   # JS7 2.7.1: runbook phase 1 couples

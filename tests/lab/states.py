@@ -70,7 +70,7 @@ class Runtime:
         full_env = dict(os.environ)
         full_env.update(env or {})
         result = subprocess.run(self.argv_on(host, argv), capture_output=True, text=True, timeout=timeout,
-                                env=full_env, stdin=subprocess.DEVNULL)
+                                env=full_env, stdin=subprocess.DEVNULL, check=False)
         if check and result.returncode != 0:
             raise LabError("%s on %s failed (rc=%d): %s" % (" ".join(argv), host.name, result.returncode,
                                                             (result.stderr or result.stdout).strip()[-2000:]))
@@ -134,8 +134,7 @@ class JocSession:
                              timeout=30)
         response = self.client.post(self.base + "/authentication/login", None)
         if response.status != 200:
-            raise LabError("JOC login as %s failed: HTTP %s %s" % (layout.JOC_USER, response.status,
-                                                                  response.body[:300]))
+            raise LabError("JOC login as %s failed: HTTP %s %s" % (layout.JOC_USER, response.status, response.body[:300]))
         self.token = response.headers.get("X-Access-Token")
         self.client.user = None  # Basic only for the login (J§1.1)
 

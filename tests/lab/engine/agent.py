@@ -120,9 +120,8 @@ class LegacyClusterWatch:
                 self._reject(controller_id, sender, Problem("ClusterWatchEventMismatch", arguments={
                     "from": sender, "clusterState": cl.state_string(reported), "registered": cl.state_string(held)}))
             if state != reported:
-                self.log.warn(WATCH_LOGGER, "%s: Node:%s forced ClusterState to %s maybe because heartbeat of up to now "
-                              "active %s is too long ago (%s)" % (controller_id, sender, cl.state_string(reported),
-                                                                 cl.active_id(held), ago))
+                message = "%s: Node:%s forced ClusterState to %s maybe because heartbeat of up to now active %s is too long ago (%s)"
+                self.log.warn(WATCH_LOGGER, message % (controller_id, sender, cl.state_string(reported), cl.active_id(held), ago))
             elif events:
                 self.log.info(WATCH_LOGGER, "%s: %s from Node:%s -> %s" % (
                     controller_id, ", ".join(e["TYPE"] for e in events), sender, cl.state_string(reported)))

@@ -522,7 +522,7 @@ class Cockpit:
                            "Couldn't find Controller with ID '%s'" % controller_id)
         client = self.controller_client()
         results = [self._instance_status(registration, i, client) for i in registration["instances"]]
-        controllers = [answer for answer, _ in results]
+        controllers = [answer for answer, _ignored in results]
         cluster_type = "Unknown"
         reachable = [(a, s) for a, s in results if a["connectionState"]["_text"] == "established"]
         if any(i["role"] == "STANDALONE" for i in registration["instances"]) or not reachable:

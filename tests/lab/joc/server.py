@@ -116,7 +116,7 @@ class Handler(BaseHTTPRequestHandler):
     def _login(self, query):
         header = self.headers.get("Authorization")
         if header:
-            scheme, _, encoded = header.partition(" ")
+            scheme, _ignored, encoded = header.partition(" ")
             try:
                 if scheme.lower() != "basic":
                     raise ValueError(scheme)
@@ -126,7 +126,7 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, binascii.Error, UnicodeDecodeError):
                 # J§1.1: a malformed Authorization header gives 420 with this message.
                 raise bad_request("Authorization header with basic based64part expected")
-            account, _, password = decoded.partition(":")
+            account, _ignored, password = decoded.partition(":")
         elif query.get("account"):
             account, password = query["account"][0], (query.get("pwd") or [""])[0]
         else:
@@ -195,7 +195,7 @@ class Server(ThreadingHTTPServer):
 
 
 def parse_address(value):
-    host, _, port = value.rpartition(":")
+    host, _ignored, port = value.rpartition(":")
     return (host or "0.0.0.0"), int(port)
 
 
@@ -204,7 +204,7 @@ def parse_args(argv):
     for arg in argv:
         if not arg.startswith("--") or "=" not in arg:
             raise SystemExit("JocMain: unknown argument %r" % arg)
-        key, _, value = arg[2:].partition("=")
+        key, _ignored, value = arg[2:].partition("=")
         options[key] = value
     if "jetty-base" not in options or "http-port" not in options:
         raise SystemExit("JocMain: --jetty-base=<dir> and --http-port=[<ip>:]<port> are required")
