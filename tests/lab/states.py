@@ -9,8 +9,8 @@ Start states are produced the way they happen in reality:
   standalone node with its own journal (E§1.3). JOC registration appoints; the Primary's
   ``ClusterStartBackupNode`` is refused with ``ClusterNodeIsNotBackup`` at every retry; the
   cluster stays ``NodesAppointed`` (E§1.3, E§4.3); joc.log carries the error (seed, J§6).
-- ``stale-watch`` (2.5 only): a healthy cluster watched by its Agent (E§5.1) is re-installed
-  (both journals emptied, the Secondary again without is-backup) while the Agent keeps running,
+- ``stale-watch`` (2.5 only): a healthy cluster watched by its Agent (E§5.1) is switched over (Backup
+  active) and re-installed (both journals emptied, the Secondary again without is-backup) while the Agent keeps running,
   so its in-memory watch state belongs to the old incarnation (E§5.2). Then as standalone-secondary.
   Runbook phase 1 cannot couple; phase 2 (Agent restarted with an empty state) can.
 - ``joc-down``: healthy, then JOC stopped with its instance script (E§3.1: no JOC, no watch in 2.6+).
@@ -510,10 +510,10 @@ def _stale_watch_cluster(rt, k):
     2. Both Controllers are stopped and re-installed (both ``state/`` emptied; the Secondary's
        controller.conf again without is-backup) — the Agent keeps running.
     3. Incarnation 2 comes up as in ``standalone-secondary`` (JOC registration as an update). Its
-       Primary is active, so every report it sends is one from a node the watch holds as inactive:
-       ``ClusterWatchInactiveNode`` for its events, ``ClusterWatchHeartbeatMismatch`` for heartbeats once
-       the Backup's last heartbeat has expired (E§5.2). ``ClusterCoupled`` needs the watch's consent,
-       so runbook phase 1 cannot couple; only a restart of the Agent (phase 2) clears what it holds.
+       Primary is active, so every report it sends (events and heartbeats) comes from a node the watch
+       holds as inactive: ``ClusterWatchInactiveNode``, however old the Backup's last heartbeat is (2.5.9
+       rules, E§5.2). Coupling needs the watch's consent, so runbook phase 1 cannot couple; only a restart
+       of the Agent (phase 2) clears what it holds.
     """
     primary, secondary, _agent = rt.cluster_hosts(k)
     _healthy_cluster(rt, k)  # the Agent now watches incarnation 1 (in memory, E§5.1)
