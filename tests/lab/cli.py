@@ -83,6 +83,12 @@ def parser():
                             "env JS7_LAB_LOOPBACK_NET), so that two local labs can run side by side")
         p.add_argument("--joc-session-timeout", type=_seconds, default=1800.0,
                        help="JOC idle session timeout in seconds (default 1800 = 30 min, the product default)")
+        p.add_argument("--client-cert-required", action="store_true",
+                       help="Controllers and Agents demand a client certificate on HTTPS "
+                            "(https-client-authentication = on with the lab CA as truststore); implies --tls")
+        p.add_argument("--js7-user", metavar="NAME",
+                       help="root only: run Controllers and Agents as this unprivileged account (created if missing, "
+                            "removed at down only then), which owns their data directories")
 
     p = sub.add_parser("up", help="bring a lab up in a start state and write <dir>/inventory.yml")
     common(p)
@@ -136,10 +142,20 @@ def validate_up(args):
     if not re.fullmatch(r"127\.(25[0-5]|2[0-4]\d|1?\d?\d)\.(25[0-5]|2[0-4]\d|1?\d?\d)", args.loopback_net):
         raise LabError("--loopback-net must be like 127.0.0 (three octets in 127.0.0.0/8), not %r"
                        % args.loopback_net, EXIT_USAGE)
+    client_cert_required = bool(getattr(args, "client_cert_required", False))
+    js7_user = getattr(args, "js7_user", None)
+    if js7_user is not None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,30}", js7_user) or js7_user == "root":
+            raise LabError("--js7-user %r is not a usable account name (lower-case letters, digits, _ and -, at most "
+                           "31 characters, not root)" % js7_user, EXIT_USAGE)
+        if os.geteuid() != 0:
+            raise LabError("--js7-user needs root: the lab creates the account, hands it the data directories and "
+                           "the instance scripts switch to it when started by root (js7-engine.md §6.3)", EXIT_PREREQ)
     config = {
         "loopback_net": args.loopback_net,
         "dir": lab_dir, "mode": args.mode, "clusters": args.clusters, "version": args.version,
-        "version_full": layout.VERSIONS[args.version], "state": args.state, "tls": bool(args.tls),
+        "version_full": layout.VERSIONS[args.version], "state": args.state, "tls": bool(args.tls) or client_cert_required,
+        "client_cert_required": client_cert_required, "js7_user": js7_user,
         "controller_auth": args.controller_auth, "time_scale": args.time_scale,
         "joc_session_timeout": args.joc_session_timeout, "python": sys.executable,
         "user": _user(),

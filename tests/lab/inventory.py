@@ -26,7 +26,8 @@ def host_vars(host, config):
         "js7_cluster": host.cluster_name if host.kind != "joc" else None,
         "js7_version": config["version_full"],
         "js7_service_method": "script",
-        "js7_user": config.get("user") or getpass.getuser(),
+        # --js7-user: the account Controllers and Agents run as; else the user who ran the lab
+        "js7_user": config.get("js7_user") or config.get("user") or getpass.getuser(),
         "lab_address": host.address,
     }
     if host.kind in ("primary", "secondary"):
@@ -82,6 +83,13 @@ def build(hosts, config):
     if config["tls"]:
         ca = os.path.join(config["dir"], "pki", "ca.pem")
         all_vars.update({"js7_joc_ca_path": ca, "js7_controller_ca_path": ca, "js7_joc_validate_certs": True})
+        # The lab's own client certificate (pki.CLIENT_IDENTITY, DN "CN=ansible,O=JS7 lab"): demanded by the
+        # Controllers and Agents with --client-cert-required, accepted (not asked for) otherwise.
+        from . import pki  # pylint: disable=import-outside-toplevel
+        cert, key = pki.client_files(config["dir"])
+        if os.path.exists(cert):
+            all_vars.update({"js7_controller_client_cert": cert, "js7_controller_client_key": key,
+                             "js7_lab_client_cert_required": bool(config.get("client_cert_required"))})
     if config.get("controller_user"):
         all_vars["js7_controller_user"] = config["controller_user"]
         all_vars["js7_controller_password"] = config["controller_password"]

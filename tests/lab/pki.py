@@ -95,3 +95,39 @@ def issue_host(pki_dir, host, addresses, names=()):
         out[purpose + "_p12"] = os.path.join(pki_dir, host, store)
     out["distinguished_name"] = "CN=%s,O=JS7 lab" % host
     return out
+
+
+# The lab's own client identity: what the lab CLI's probes present and what the inventory offers the
+# collection as js7_controller_client_cert / js7_controller_client_key (not a host: no server certificate).
+CLIENT_IDENTITY = "ansible"
+
+
+def issue_client(pki_dir, name=CLIENT_IDENTITY):
+    """A client certificate only (extended key usage clientAuth), ``<pki>/<name>/client.{pem,key}``."""
+    ca_cert, ca_key = _load_ca(pki_dir)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(_name(name)).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    base = os.path.join(pki_dir, name, "client")
+    _write(base + ".pem", cert.public_bytes(serialization.Encoding.PEM))
+    _write(base + ".key", _key_pem(key), 0o600)
+    return {"ca": os.path.join(pki_dir, "ca.pem"), "client_cert": base + ".pem", "client_key": base + ".key",
+            "distinguished_name": distinguished_name(name)}
+
+
+def distinguished_name(name):
+    """The DN of a lab certificate as the engine renders a peer certificate's subject (CN first)."""
+    return "CN=%s,O=JS7 lab" % name
+
+
+def client_files(lab_dir, name=CLIENT_IDENTITY):
+    """(cert, key) of a lab client identity: a host's ``client.pem`` or the lab's own ``ansible`` one."""
+    base = os.path.join(lab_dir, "pki", name, "client")
+    return base + ".pem", base + ".key"

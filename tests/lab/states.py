@@ -91,11 +91,21 @@ class Runtime:
         """A host file as the lab CLI sees it."""
         return host.physical(logical)
 
+    def client_files(self):
+        """(cert, key) the lab's own probes present on HTTPS: the lab client certificate (pki.CLIENT_IDENTITY),
+        which Controllers and Agents with https-client-authentication demand (E§1.5)."""
+        if not self.config["tls"]:
+            return None, None
+        from . import pki  # pylint: disable=import-outside-toplevel
+        cert, key = pki.client_files(self.dir)
+        return (cert, key) if os.path.exists(cert) else (None, None)
+
     def client(self, timeout=10.0):
         cfg = self.config
+        cert, key = self.client_files()
         return Client(user=cfg.get("controller_user"), password=cfg.get("controller_password"),
                       ca_file=os.path.join(self.dir, "pki", "ca.pem") if cfg["tls"] else None,
-                      timeout=timeout)
+                      client_cert=cert, client_key=key, timeout=timeout)
 
     def url(self, host):
         return host.url(self.config["tls"])
@@ -129,9 +139,10 @@ class JocSession:
     def __init__(self, rt):
         self.rt = rt
         self.base = rt.url(rt.joc) + "/joc/api"
+        cert, key = rt.client_files()
         self.client = Client(user=layout.JOC_USER, password=layout.JOC_PASSWORD,
                              ca_file=os.path.join(rt.dir, "pki", "ca.pem") if rt.config["tls"] else None,
-                             timeout=30)
+                             client_cert=cert, client_key=key, timeout=30)
         response = self.client.post(self.base + "/authentication/login", None)
         if response.status != 200:
             raise LabError("JOC login as %s failed: HTTP %s %s" % (layout.JOC_USER, response.status, response.body[:300]))
@@ -289,6 +300,19 @@ def install_spec(rt, host, is_backup):
         primary, secondary, agent = rt.cluster_hosts(k)
         spec["peer_url"] = rt.url(secondary if host.kind == "primary" else primary)
         spec["agent_url"] = rt.url(agent)
+        if cfg.get("client_cert_required"):
+            from . import pki  # pylint: disable=import-outside-toplevel
+            # distinguished-names (E§1.4): the peer node's certificate -> user <ControllerId> (the docker
+            # example's mapping); JOC's and the lab's own client certificate -> the user JOC logs in as.
+            spec["peer_distinguished_names"] = [pki.distinguished_name(h.name) for h in (primary, secondary)]
+            spec["user_distinguished_names"] = [pki.distinguished_name(rt.joc.name),
+                                                pki.distinguished_name(pki.CLIENT_IDENTITY)]
+    if host.kind != "joc":
+        spec["client_auth"] = bool(cfg.get("client_cert_required"))
+        if cfg.get("js7_user"):
+            spec["js7_user"] = cfg["js7_user"]
+            spec["python"] = cfg.get("engine_python") or rt.python
+            spec["vendor_packages"] = cfg.get("vendor_packages") or []
     return spec
 
 
@@ -372,11 +396,18 @@ def up(config, out=sys.stdout):
             pki.create_ca(os.path.join(lab_dir, "pki"))
             for host in rt.hosts:
                 pki.issue_host(os.path.join(lab_dir, "pki"), host.name, [host.address])
+            pki.issue_client(os.path.join(lab_dir, "pki"))
+        if config.get("js7_user"):
+            _step(rt, "js7-user")
+            from . import js7user  # pylint: disable=import-outside-toplevel
+            js7user.prepare(rt)
         _step(rt, "install")
         backup_flag = {"healthy": True, "joc-down": True, "standalone-secondary": False, "stale-watch": True}
         for host in rt.hosts:
             os.makedirs(host.root, exist_ok=True)
             install_host(rt, host, is_backup=backup_flag[config["state"]] if host.kind == "secondary" else None)
+            if config.get("js7_user") and host.kind != "joc":
+                js7user.hand_over(rt, host)
         _step(rt, "start")
         STATE_FUNCTIONS[config["state"]](rt)
         _step(rt, "inventory")
@@ -593,10 +624,15 @@ def down(lab_dir):
     if leftovers:
         errors.append("processes still running: %s" % leftovers)
     if not errors:
-        for name in ("hosts", "ssh", "pki", "inventory.yml", layout.LAB_JSON):
+        for name in ("hosts", "ssh", "pki", "inventory.yml"):
             path = os.path.join(lab_dir, name)
             if os.path.isdir(path):
                 shutil.rmtree(path, ignore_errors=True)
             elif os.path.exists(path):
                 os.unlink(path)
+        if record.resources("js7_user") or record.resources("chmod") or record.resources("chown"):
+            from . import js7user  # pylint: disable=import-outside-toplevel
+            js7user.teardown(record, errors)
+        if not errors:
+            os.unlink(os.path.join(lab_dir, layout.LAB_JSON))
     return errors

@@ -157,13 +157,23 @@ CONTROLLER_CONF = """\
 {extra}"""
 
 
-def _private_conf(controller_id, public, cluster_password, peer_password, users, agent_passwords, tls_block, hash_scheme):
+def _distinguished_names_line(names):
+    """``distinguished-names = [ "CN=...,O=..." ]`` of a user entry (E§1.4: client certificate DN -> user)."""
+    return "                distinguished-names = [ %s ]" % ", ".join(hocon_string(name) for name in names)
+
+
+def _private_conf(controller_id, public, cluster_password, peer_password, users, agent_passwords, tls_block, hash_scheme,
+                  peer_distinguished_names=None):
     lines = ["# JS7 Controller private configuration (private.conf): secrets, overrides controller.conf", "",
              "js7 {", "    auth {", "        users {"]
-    if peer_password is not None:
+    if peer_password is not None or peer_distinguished_names:
         lines += ["            # Controller ID for connections by primary/secondary Controller instance",
-                  "            %s {" % controller_id,
-                  "                password = %s" % hocon_string("plain:" + peer_password), "            }"]
+                  "            %s {" % controller_id]
+        if peer_password is not None:
+            lines.append("                password = %s" % hocon_string("plain:" + peer_password))
+        if peer_distinguished_names:
+            lines.append(_distinguished_names_line(peer_distinguished_names))
+        lines.append("            }")
     for user, spec in (users or {}).items():
         password = spec["password"] if isinstance(spec, dict) else spec
         encoded = sha512(password) if hash_scheme == "sha512" else "plain:" + password
@@ -171,6 +181,9 @@ def _private_conf(controller_id, public, cluster_password, peer_password, users,
         permissions = spec.get("permissions") if isinstance(spec, dict) else None
         if permissions:
             lines.append("                permissions = [ %s ]" % ", ".join(permissions))
+        names = spec.get("distinguished_names") if isinstance(spec, dict) else None
+        if names:
+            lines.append(_distinguished_names_line(names))
         lines.append("            }")
     lines.append("        }")
     if cluster_password is not None:
@@ -248,8 +261,9 @@ def install_controller(host_root, controller_id, http_address, https_address=Non
     is_backup: ``True`` writes the installer's flat ``js7.journal.cluster.node.is-backup = yes`` (``--standby``),
       ``False`` writes ``= no`` (``--active``), ``'commented'`` keeps the example's commented line, ``None`` omits it.
     auth: {"public": True, "cluster_password": str|None, "peer_password": str|None (default: cluster_password),
-      "users": {"JOC": {"password": "...", "permissions": ["UpdateItem"]}, "History": "..."}, "hash": "sha512",
-      "agent_passwords": {"<agent uri>": "<password>"}, "client_auth": bool}.
+      "users": {"JOC": {"password": "...", "permissions": ["UpdateItem"], "distinguished_names": ["CN=..."]},
+      "History": "..."}, "hash": "sha512", "agent_passwords": {"<agent uri>": "<password>"}, "client_auth": bool,
+      "peer_distinguished_names": [DN of the peer node's client certificate]}.
     tls: see ``_tls_block``. controller_conf / private_conf: exact file contents (str or bytes) instead.
     nodes: {"Primary": uri, "Backup": uri} -> js7.journal.cluster.nodes (auto-appointment, E§1.2).
     watches: [agent uri] -> js7.journal.cluster.watches (≤ 2.5, E§1.2).
@@ -300,7 +314,8 @@ def install_controller(host_root, controller_id, http_address, https_address=Non
         peer = auth.get("peer_password", auth.get("cluster_password"))
         private_conf = _private_conf(controller_id, auth.get("public", True), auth.get("cluster_password"), peer,
                                      auth.get("users"), auth.get("agent_passwords"),
-                                     _tls_block(tls, os.path.join(data, "config/private"), visible), auth.get("hash", "sha512"))
+                                     _tls_block(tls, os.path.join(data, "config/private"), visible), auth.get("hash", "sha512"),
+                                     peer_distinguished_names=auth.get("peer_distinguished_names"))
     elif tls:
         _tls_block(tls, os.path.join(data, "config/private"), visible)
     _write(os.path.join(data, "config/private/private.conf"), private_conf, 0o600)
@@ -417,7 +432,8 @@ def install_from_lab_spec(spec):
                "client_keystore": os.path.join(pki, "client.pem"), "client_keystore_key": os.path.join(pki, "client.key"),
                "truststore": spec["ca"]}
     common = dict(version=spec["version"], time_scale=spec["time_scale"], timeline=spec["timeline"],
-                  python=spec["python"], tls=tls, host=spec["name"], home=spec["home"], data=spec["data"])
+                  python=spec["python"], tls=tls, host=spec["name"], home=spec["home"], data=spec["data"],
+                  user=spec.get("js7_user"))  # JS7_CONTROLLER_USER / JS7_AGENT_USER of the instance script (E§6.3)
     public = spec.get("controller_auth", "public") == "public"
     # Client certificates are required only when the spec asks (spec["client_auth"]); the lab's own
     # probes then have to present <pki>/client.pem. E§1.5 default would be on.
@@ -426,15 +442,25 @@ def install_from_lab_spec(spec):
         controllers = {}
         if spec.get("controller_id"):
             controllers[spec["controller_id"]] = "js7-lab-agent-password"
-        return install_agent("/", "%s:4445" % spec["address"], https, visible_root="/",
-                             auth={"public": public, "controllers": controllers, "client_auth": client_auth}, **common)
+        installation = install_agent("/", "%s:4445" % spec["address"], https, visible_root="/",
+                                     auth={"public": public, "controllers": controllers, "client_auth": client_auth},
+                                     **common)
+        vendor_packages(installation.lib_dir, spec.get("vendor_packages"))
+        return installation
     users = {"History": "history", "JOC": {"password": "joc", "permissions": ["UpdateItem"]}}
     if spec.get("controller_user"):
         users[spec["controller_user"]] = {"password": spec.get("controller_password") or "",
                                           "permissions": ["UpdateItem"]}
+    if spec.get("user_distinguished_names"):
+        # E§1.4: a user entry may list the DNs of client certificates that log in as that user
+        # (JOC's and the lab's own client certificate -> the user JOC and the inventory use).
+        users[spec.get("controller_user") or "JOC"]["distinguished_names"] = list(spec["user_distinguished_names"])
     legacy = version_tuple(full_version(spec["version"])) < (2, 6, 0)
     agent_url = spec.get("agent_url")
     auth = {"public": public, "users": users, "client_auth": client_auth}
+    if spec.get("peer_distinguished_names"):
+        # E§1.4: the docker example maps the peer node's certificate DN to the user <ControllerId>.
+        auth["peer_distinguished_names"] = list(spec["peer_distinguished_names"])
     if legacy and agent_url:
         auth["agent_passwords"] = {agent_url: "js7-lab-agent-password"}
     is_backup = spec.get("is_backup")
@@ -442,6 +468,24 @@ def install_from_lab_spec(spec):
         is_backup = False if is_backup is None else is_backup
     elif is_backup is None or is_backup is False:
         is_backup = "commented"  # a secondary installed without --standby keeps the example's line
-    return install_controller("/", spec["controller_id"], "%s:4444" % spec["address"], https, is_backup=is_backup,
-                              visible_root="/", auth=auth,
-                              watches=[agent_url] if legacy and agent_url else None, **common)
+    installation = install_controller("/", spec["controller_id"], "%s:4444" % spec["address"], https, is_backup=is_backup,
+                                      visible_root="/", auth=auth,
+                                      watches=[agent_url] if legacy and agent_url else None, **common)
+    vendor_packages(installation.lib_dir, spec.get("vendor_packages"))
+    return installation
+
+
+def vendor_packages(lib_dir, names):
+    """Copy pure-Python packages (pyhocon, pyparsing) into ``<lib>/site-packages``, which run.py adds to
+    sys.path: the installation then runs on a Python the JS7 user can execute (``--js7-user``: the lab's
+    own interpreter may live where that user cannot go, e.g. under /root), like the product's self-contained lib/."""
+    if not names:
+        return
+    import importlib  # pylint: disable=import-outside-toplevel
+    target = os.path.join(lib_dir, "site-packages")
+    os.makedirs(target, exist_ok=True)
+    for name in names:
+        module = importlib.import_module(name)
+        source = os.path.dirname(os.path.abspath(module.__file__))
+        shutil.copytree(source, os.path.join(target, name), dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

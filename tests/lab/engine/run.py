@@ -13,6 +13,10 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Pure-Python dependencies copied in by install.vendor_packages (an interpreter without pyhocon, e.g. the
+# system Python for a JS7 user who cannot reach the lab's own interpreter); last, so an installed copy wins.
+if os.path.isdir(os.path.join(HERE, "site-packages")):
+    sys.path.append(os.path.join(HERE, "site-packages"))
 MAIN_CLASSES = {
     "js7.controller.ControllerMain": "controller",
     "js7.agent.main.AgentMain": "agent",

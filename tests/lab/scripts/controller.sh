@@ -12,6 +12,17 @@
 
 set -u
 
+# JS7_CONTROLLER_USER is the run-as account: started by root, the script runs itself again as that user
+# (js7-engine.md §6.3). runuser (util-linux) needs no login shell, so the account may have
+# /usr/sbin/nologin; the environment (the instance script's exported variables) is kept.
+if [ "$(id -u)" = 0 ] && [ -n "${JS7_CONTROLLER_USER:-}" ] && [ "$JS7_CONTROLLER_USER" != root ]; then
+    if ! command -v runuser >/dev/null 2>&1; then
+        echo "JS7_CONTROLLER_USER=$JS7_CONTROLLER_USER: runuser (util-linux) is needed to switch to that user" >&2
+        exit 1
+    fi
+    exec runuser -u "$JS7_CONTROLLER_USER" -- "$0" "$@"
+fi
+
 JS7_CONTROLLER_HOME="${JS7_CONTROLLER_HOME:-$(cd "$(dirname "$0")/.." && pwd)}"
 JS7_LAB_PYTHON="${JS7_LAB_PYTHON:-@LAB_PYTHON@}"
 
