@@ -283,7 +283,14 @@ class JournalReset:
         if not os.path.isdir(loc.data_dir):
             self.refuse('data directory %s does not exist. Set data_dir (and component) to the instance\'s JS7_%s_DATA.'
                         % (loc.data_dir, loc.component.upper()))
-        if not os.path.lexists(state_dir):
+        try:
+            os.lstat(state_dir)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                # os.path.lexists() says False for a state/ this user may not look at (a data directory of mode 0750
+                # owned by the JS7 user): that must not pass for "nothing to reset".
+                self.refuse('cannot look into %s as this user (uid %d): %s. Nothing was deleted. Run the task as the JS7 '
+                            'user (become_user) or root.' % (state_dir, os.getuid(), exc.strerror or exc))
             return dict(changed=False, removed=[], archive=None, state_dir=state_dir,
                         msg='%s does not exist: there is no journal to reset' % state_dir)
         if not os.path.isdir(state_dir):

@@ -279,6 +279,26 @@ def test_missing_or_empty_state_is_no_change(tmp_path, monkeypatch):
     assert result['changed'] is False and result['removed'] == []
 
 
+def test_state_the_user_may_not_look_at_is_refused_not_missing(data, monkeypatch):
+    """A data directory of mode 0750 owned by the JS7 user hides state/ from other users: os.path.lexists()
+    says False there, which must not pass for 'there is no journal to reset' (found on the lab with
+    --js7-user; the tests run as root, so the EACCES is simulated at the lstat boundary)."""
+    state_dir = str(data / 'state')
+    real_lstat = os.lstat
+
+    def lstat(path, *a, **kw):
+        if os.fspath(path) == state_dir:
+            raise OSError(errno.EACCES, 'Permission denied', state_dir)
+        return real_lstat(path, *a, **kw)
+
+    monkeypatch.setattr(_state_archive.os, 'lstat', lstat)
+    result = run(args(data), monkeypatch)
+    assert result['failed'] and 'cannot look into %s' % state_dir in result['msg'], result
+    assert 'Permission denied' in result['msg'] and 'Nothing was deleted' in result['msg']
+    monkeypatch.setattr(_state_archive.os, 'lstat', real_lstat)
+    assert len(entries(data / 'state')) == 9
+
+
 def test_agent_archive_name_and_default_port(tmp_path, monkeypatch):
     data = tmp_path / 'var_4445'
     (data / 'state').mkdir(parents=True)
