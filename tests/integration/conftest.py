@@ -3,7 +3,8 @@
     lab_mode     "local" / "netns"; netns is skipped (with the reason) when not root or sshd is
                  missing, but FAILS instead when CI=true (CI runs as root and must run it).
     lab_factory  lab_factory(state="healthy", version="2.7", clusters=1, tls=False,
-                 controller_auth="public", mode=lab_mode, **up_options) -> Lab;
+                 controller_auth="public", mode=lab_mode, **up_options) -> Lab; up_options are
+                 `up` options (client_cert_required=True, js7_user="name", joc_session_timeout=1, ...);
                  every lab is torn down at the end of the test, also when the test failed.
                  In local mode every lab gets a loopback range of its own (free_loopback_net), so
                  a lab left behind by a failed test, or a parallel session, cannot break the next.
@@ -170,7 +171,10 @@ class Lab:
         values = self.hosts[host]
         client = Client(user=user if user is not None else values.get("js7_controller_user"),
                         password=password if password is not None else values.get("js7_controller_password"),
-                        ca_file=values.get("js7_controller_ca_path"), timeout=timeout)
+                        ca_file=values.get("js7_controller_ca_path"), timeout=timeout,
+                        # the lab client certificate (TLS labs): demanded with --client-cert-required
+                        client_cert=values.get("js7_controller_client_cert"),
+                        client_key=values.get("js7_controller_client_key"))
         if host == "joc":
             client.user = user
             client.password = password
@@ -237,6 +241,9 @@ def lab_factory(request, tmp_path):
         if lab.mode == "local" and "loopback_net" not in options:
             options["loopback_net"] = free_loopback_net(clusters, tls)
         for key, value in options.items():
+            if isinstance(value, bool):  # a switch such as client_cert_required=True -> --client-cert-required
+                args += ["--" + key.replace("_", "-")] if value else []
+                continue
             args += ["--" + key.replace("_", "-"), str(value)]
         lab.up_result = lab.cli(*args, env=env)
         if not expect_failure and lab.up_result.returncode != 0:

@@ -104,6 +104,53 @@ def test_tls_ca_and_client_certificates(lab_factory):
     assert r['joc_tls']['coupled'] is True
 
 
+def test_controllers_that_require_a_client_certificate(lab_factory):
+    """--client-cert-required: https-client-authentication = on (js7-engine.md §1.5); the lab client certificate's
+    DN is mapped to the Controller user (distinguished-names, §1.4); JOC presents its own certificate."""
+    lab = lab_factory(state='healthy', tls=True, controller_auth='basic', client_cert_required=True)
+    hostvars = lab.hosts['c1-primary']
+    assert hostvars['js7_lab_client_cert_required'] is True
+    pki = os.path.join(lab.dir, 'pki')
+    other_ca = os.path.join(lab.dir, 'other-ca.pem')
+    _write_other_ca(other_ca)
+    proc, r = run(lab, 'api_client_cert.yml', extra_vars={
+        'other_ca': other_ca, 'unmapped_cert': os.path.join(pki, 'c1-agent', 'client.pem'),
+        'unmapped_key': os.path.join(pki, 'c1-agent', 'client.key')})
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    assert 'Traceback' not in output
+
+    # (a) no client certificate: the handshake is refused, and the message says what to set
+    assert r['no_cert']['failed'] and r['no_cert']['error']['kind'] in ('tls', 'connection'), r['no_cert']
+    assert 'client_cert' in r['no_cert']['msg'] and 'client_key' in r['no_cert']['msg'], r['no_cert']['msg']
+    # (b) certificate + key + the lab CA; the certificate alone authenticates as the mapped user
+    assert r['with_cert']['cluster']['type'] == 'Coupled' and r['with_cert']['url'].startswith('https://')
+    assert r['cert_only']['overview']['id'] == 'controller1', r['cert_only']
+    # a certificate the server trusts but whose DN maps to no user, without a password: 401, said clearly
+    assert r['unmapped']['failed'] and 'requires authentication' in r['unmapped']['msg'], r['unmapped']
+    # (c) a wrong CA fails on the server certificate
+    assert r['wrong_ca']['failed'] and 'could not be verified' in r['wrong_ca']['msg']
+    assert r['wrong_ca']['error']['kind'] == 'tls'
+    # (d) validate_certs: false still needs the client certificate
+    assert r['no_verify']['cluster']['type'] == 'Coupled'
+    assert r['no_verify_no_cert']['failed'] and 'client_cert' in r['no_verify_no_cert']['msg']
+    # JOC's ./controller/test reaches both nodes (JOC presents its client certificate) and sees them coupled
+    assert [t['ok'] for t in r['registration']['connection_tests']] == [True, True], r['registration']
+    assert r['registration']['changed'] is False
+    assert r['joc_view']['coupled'] is True
+
+    # the lab's own view (status probes present the lab client certificate) and the refusal at the socket
+    status = lab.cli('status', '--json', check=True)
+    assert json.loads(status.stdout)['clusters']['controller1']['c1-primary'] == 'Coupled'
+    import ssl
+    import urllib.error
+    import urllib.request
+    context = ssl.create_default_context(cafile=hostvars['js7_controller_ca_path'])
+    with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)) as refused:
+        urllib.request.urlopen(hostvars['js7_controller_url'] + '/controller/api', context=context, timeout=10)
+    assert 'CERTIFICATE_REQUIRED' in str(refused.value).upper() or 'EOF' in str(refused.value).upper()
+
+
 def test_authenticated_controllers_and_secrets(lab_factory):
     lab = lab_factory(state='healthy', controller_auth='basic')
     password = lab.hosts['c1-primary']['js7_controller_password']
