@@ -259,3 +259,30 @@ def lab_factory(request, tmp_path):
             problems.append("down of %s failed: %s" % (lab.dir, result.stderr))
     if problems:
         pytest.fail("\n".join(problems))
+
+
+def _js7_user_unavailable():
+    missing = [] if os.geteuid() == 0 else ["root (the lab creates the account and chowns the data directories)"]
+    import shutil  # pylint: disable=import-outside-toplevel
+    missing += [tool for tool in ("sudo", "runuser", "useradd", "userdel") if not shutil.which(tool)]
+    return "; ".join(missing) if missing else None
+
+
+@pytest.fixture
+def js7_account():
+    """A fresh, unused account name for ``lab_factory(js7_user=...)`` (``up --js7-user``): the lab creates it and
+    removes it at ``down``. Skipped with the reason when not root or sudo/runuser/useradd are missing; FAILS
+    instead when CI=true (CI runs as root and must run these tests)."""
+    reason = _js7_user_unavailable()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail("--js7-user lab required in CI but this machine lacks: %s" % reason)
+        pytest.skip("--js7-user lab needs: %s" % reason)
+    import pwd  # pylint: disable=import-outside-toplevel
+    import secrets  # pylint: disable=import-outside-toplevel
+    while True:
+        name = "js7t" + secrets.token_hex(3)
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            return name

@@ -136,3 +136,45 @@ def test_examples_run_as_written(lab_mode, lab_factory):
     assert 'failed=0' in result.stdout
     shutdowns = events(lab, 'c1-primary', 'ShutDownCommand')
     assert shutdowns and shutdowns[-1].get('cluster_action') == 'Failover'  # the last example asked for it
+
+
+@pytest.mark.parametrize('target, component, pipelining', [
+    ('c1-secondary', 'controller', False), ('c1-secondary', 'controller', True), ('c1-agent', 'agent', False)],
+    ids=['controller-tmpfiles', 'controller-pipelining', 'agent-tmpfiles'])
+def test_become_the_js7_user(lab_mode, lab_factory, js7_account, target, component, pipelining):
+    """become_user: <the JS7 user> (sudo) stops, starts and restarts an instance the lab runs as that account
+    (up --js7-user; the instance script switches to JS7_CONTROLLER_USER/JS7_AGENT_USER when root starts it,
+    js7-engine.md §6.3). Without pipelining ansible hands the module file to the account (root connection: chown);
+    with pipelining no file is needed. docs/instance.md explains both."""
+    import pwd
+    lab = lab_factory(state='healthy', js7_user=js7_account)
+    account = pwd.getpwnam(js7_account)
+    assert lab.hosts[target]['js7_user'] == js7_account
+    assert [r['created'] for r in lab.record['resources'] if r['type'] == 'js7_user'] == [True]
+    data = lab.hosts[target]['js7_%s_data' % component]
+    assert os.stat(lab.host_path(target, data + '/state')).st_uid == account.pw_uid
+
+    result_file = os.path.join(lab.dir, 'result-become-%s.json' % target)
+    result = lab.playbook(os.path.join(PLAYBOOKS, 'instance_become.yml'),
+                          extra_vars=dict(target=target, component=component, result_file=result_file),
+                          env={'ANSIBLE_PIPELINING': 'true' if pipelining else 'false'})
+    playbook_ok(result)
+    with open(result_file, encoding='utf-8') as stream:
+        r = json.load(stream)
+    assert r['who'] == js7_account
+    assert r['stopped']['changed'] and not r['stopped']['running'], r['stopped']
+    assert r['stopped_again']['changed'] is False
+    assert r['started']['changed'] and r['started']['ready'], r['started']
+    assert r['restarted']['changed'] and r['restarted']['ready'] and r['restarted']['pid'] != r['started']['pid']
+    assert r['already']['changed'] is False and r['already']['pid'] == r['restarted']['pid']
+    # the engine started by the JS7 user runs as the JS7 user, and so does the one the lab started as root
+    assert os.stat('/proc/%d' % r['already']['pid']).st_uid == account.pw_uid
+    other = 'c1-primary' if target != 'c1-primary' else 'c1-secondary'
+    with open(lab.host_path(other, lab.hosts[other]['js7_controller_data'] + '/state/lock'), encoding='utf-8') as stream:
+        assert os.stat('/proc/%s' % stream.read().strip()).st_uid == account.pw_uid
+
+    # down removes the account, because the lab created it
+    down = lab.down()
+    assert down.returncode == 0, down.stderr
+    with pytest.raises(KeyError):
+        pwd.getpwnam(js7_account)

@@ -119,3 +119,52 @@ def test_examples_run_as_written(lab_mode, lab_factory):
     assert glob.glob(lab.host_path('c1-agent', os.path.dirname(agent_data) + '/journal-archives/agent-4445-state-*.tar.gz'))
     secondary_data = lab.hosts['c1-secondary']['js7_controller_data']
     assert len(glob.glob(lab.host_path('c1-secondary', secondary_data + '/backups/controller-controller1-state-*.tar.gz'))) == 1
+
+
+def test_reset_as_the_js7_user_and_refused_for_another_user(lab_mode, lab_factory, js7_account):
+    """become_user: <the JS7 user> archives and empties state/ of a stopped instance (archive owned by that user,
+    state/ kept with its owner and mode); another unprivileged account, which cannot look into the data directory,
+    is refused with a clear message and nothing is deleted. The account exists before the lab: down keeps it."""
+    import pwd
+    import subprocess
+    subprocess.run(['useradd', '--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', js7_account],
+                   check=True)
+    try:
+        lab = lab_factory(state='healthy', js7_user=js7_account)
+        account = pwd.getpwnam(js7_account)
+        assert [r['created'] for r in lab.record['resources'] if r['type'] == 'js7_user'] == [False]
+
+        data = lab.hosts['c1-secondary']['js7_controller_data']
+        state_dir = lab.host_path('c1-secondary', data + '/state')
+        before = os.stat(state_dir)
+        assert before.st_uid == account.pw_uid and os.listdir(state_dir)
+        mine = run_saved(lab, 'journal_reset_become.yml', target='c1-secondary', component='controller', run_as=js7_account)
+        assert mine['stopped']['changed'], mine
+        outcome = mine['outcome']
+        assert outcome.get('failed') is False and outcome['changed'], outcome
+        assert os.listdir(state_dir) == []
+        after = os.stat(state_dir)
+        assert (after.st_uid, after.st_gid, after.st_mode) == (before.st_uid, before.st_gid, before.st_mode)
+        archive = lab.host_path('c1-secondary', outcome['archive']['path'])
+        assert os.stat(archive).st_uid == account.pw_uid and os.stat(archive + '.sha256').st_uid == account.pw_uid
+        assert os.stat(os.path.dirname(archive)).st_uid == account.pw_uid
+        with tarfile.open(archive) as tar:
+            assert 'lock' in tar.getnames()
+
+        agent_data = lab.hosts['c1-agent']['js7_agent_data']
+        agent_state = lab.host_path('c1-agent', agent_data + '/state')
+        other = run_saved(lab, 'journal_reset_become.yml', target='c1-agent', component='agent', run_as='nobody')
+        assert other['stopped']['changed'], other  # stopped as the JS7 user
+        refused = other['outcome']
+        assert refused.get('failed') is True, refused
+        assert 'cannot look into %s' % (agent_data + '/state') in refused['msg'] and 'Permission denied' in refused['msg']
+        assert 'Nothing was deleted' in refused['msg'] and 'become_user' in refused['msg']
+        assert 'Traceback' not in json.dumps(refused)
+        assert 'lock' in os.listdir(agent_state)
+        assert not os.path.exists(lab.host_path('c1-agent', agent_data + '/backups'))
+
+        down = lab.down()
+        assert down.returncode == 0, down.stderr
+        assert pwd.getpwnam(js7_account).pw_uid == account.pw_uid  # not the lab's: kept
+    finally:
+        subprocess.run(['userdel', js7_account], check=False)
