@@ -92,10 +92,16 @@ def run_script(argv, timeout, env=None):
     and the engine inherits the script's stdout/stderr, so reading pipes to their end would
     wait for the engine to stop. A script still running at the deadline is terminated (the
     engine it may have started is a different process and is left alone).
+
+    The script runs in a session of its own: ansible-playbook's worker process is a process
+    group leader and, when the strategy cleans up, signals its whole group (killpg). An
+    engine started by `start` with `nohup ... &` stays in the script's group, so without a
+    new session it would get that SIGTERM moments after the task ended and shut down.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, close_fds=True, env=env)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, close_fds=True, env=env,
+                                    start_new_session=True)
         except OSError as exc:
             raise ServiceError('cannot run %s: %s' % (argv[0], exc.strerror or exc))
         try:
