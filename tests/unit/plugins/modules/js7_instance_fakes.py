@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import stat
 import sys
@@ -116,7 +117,7 @@ SCRIPT = textwrap.dedent('''\
     lockpid() {{ cat "$DATA/state/lock" 2>/dev/null; }}
     case "$1" in
       start)
-        {python} {engine} js7.controller.ControllerMain --id=c1 --http-port=127.0.0.1:{port} --data-directory="$DATA" &
+        {python} {engine} js7.controller.ControllerMain --id=c1 --http-port={host}:{port} --data-directory="$DATA" &
         echo $! > "$DATA/logs/controller.pid"
         [ -n "$FAKE_START_RC" ] && {{ echo "start refused" >&2; exit "$FAKE_START_RC"; }}
         exit 0 ;;
@@ -138,6 +139,18 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def free_address():
+    """A loopback address of its own and a free port on it.
+
+    Every fake gets its own 127.66.x.y, so a port the kernel hands out here cannot be taken
+    meanwhile by another test (or another test run on the machine) on 127.0.0.1.
+    """
+    host = '127.66.%d.%d' % (random.randint(0, 255), random.randint(1, 254))
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return host, sock.getsockname()[1]
+
+
 class FakeInstallation:
     def __init__(self, tmp_path):
         self.home = tmp_path / 'home'
@@ -146,16 +159,16 @@ class FakeInstallation:
         for sub in ('state', 'logs', 'config', 'work'):
             (self.data / sub).mkdir(parents=True)
         (self.data / 'config' / 'controller.conf').write_text('js7.journal.cluster.node.is-backup = no\n')
-        self.port = free_port()
+        self.host, self.port = free_address()
         engine = tmp_path / 'engine.py'
         engine.write_text(ENGINE)
         self.script = self.home / 'bin' / 'controller_instance.sh'
-        self.script.write_text(SCRIPT.format(data=self.data, python=sys.executable, engine=engine, port=self.port))
+        self.script.write_text(SCRIPT.format(data=self.data, python=sys.executable, engine=engine, host=self.host, port=self.port))
         self.script.chmod(self.script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
     def args(self, **extra):
         args = dict(component='controller', home=str(self.home), data_dir=str(self.data), controller_id='c1',
-                    http_port='127.0.0.1:%d' % self.port, method='script', timeout=20)
+                    http_port='%s:%d' % (self.host, self.port), method='script', timeout=20)
         args.update(extra)
         return args
 

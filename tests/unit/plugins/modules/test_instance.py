@@ -35,7 +35,7 @@ def test_start_stop_idempotent(inst, monkeypatch):
     assert started['running'] and started['ready'] and started['method'] == 'script'
     assert started['pid'] == inst.lock_pid()
     assert started['http_status'] == 200
-    assert started['api_url'] == 'http://127.0.0.1:%d/controller/api' % inst.port
+    assert started['api_url'] == 'http://%s:%d/controller/api' % (inst.host, inst.port)
     assert started['commands'] == [[str(inst.script), 'start']]
 
     again = run(inst.args(state='started'), monkeypatch)
