@@ -305,6 +305,9 @@ class InstanceControl:
 
     exited_pid = None
 
+    # PIDs the lock file and the PID file held before `start`: a stale one is not the new process.
+    pids_before_start = ()
+
     def exited_since(self, mark):
         """The engine (lock file) or the script (PID file) wrote a PID after ``mark`` and that
         process is gone: the instance was started and ended again."""
@@ -313,6 +316,9 @@ class InstanceControl:
             if mtime is None or mtime < mark:
                 continue
             pid = read_pid_file(path)
+            if pid in self.pids_before_start:
+                # Written just before the start (mtime resolution is coarse) or not rewritten yet.
+                continue
             if pid and not process_alive(pid):
                 self.exited_pid = pid
                 return True
@@ -331,6 +337,7 @@ class InstanceControl:
             self.sleep(min(next(intervals), self.remaining()))
 
     def start(self, status, old_pid=None):
+        self.pids_before_start = tuple(read_pid_file(path) for path in (self.location.lock_file, self.location.pid_file))
         mark = self.wallclock() - 0.01
         self.execute('start', status)
         if self.params['wait']:

@@ -7,6 +7,7 @@ an HTTP port; the lab's real scripts are exercised by tests/integration/test_ins
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -168,3 +169,15 @@ def test_missing_script_is_a_clear_failure(inst, monkeypatch):
 def test_bad_http_port_is_a_clear_failure(inst, monkeypatch):
     result = run(inst.args(http_port='host:port'), monkeypatch)
     assert result['failed'] and 'not a port number' in result['msg']
+
+
+def test_a_stale_lock_written_just_before_start_is_not_taken_for_the_new_process(inst, monkeypatch):
+    # mtime resolution is coarse: a stale PID written moments before `start` can look as if the
+    # start wrote it. The module must not report the start as failed because that PID is gone.
+    lock = inst.data / 'state' / 'lock'
+    lock.write_text('999999')
+    future = time.time() + 30
+    os.utime(str(lock), (future, future))
+    result = run(inst.args(state='started'), monkeypatch)
+    assert result.get('changed') is True, result.get('msg')
+    assert result['running'] and result['pid'] != 999999
