@@ -6,8 +6,9 @@ from __future__ import annotations
 
 
 class ModuleDocFragment(object):
-    # Connection options of the JOC Cockpit API modules. Must match
-    # plugins/module_utils/_joc_api.py joc_connection_argument_spec() exactly.
+    # Where and as whom to reach JOC Cockpit. Must match
+    # plugins/module_utils/_joc_api.py joc_credential_argument_spec() exactly;
+    # TLS, timeout and retries are in jobscheduler.js7.api_transport.
     DOCUMENTATION = r'''
 options:
   joc_url:
@@ -31,40 +32,6 @@ options:
       - If not set, the environment variable E(JS7_JOC_PASSWORD) is used.
       - Never shown in results or logs, not even with C(-vvvv); neither is the session's access token.
     type: str
-  validate_certs:
-    description:
-      - Verify the server's TLS certificate and host name (HTTPS URLs only).
-      - Set to V(false) only on test systems; it makes the connection open to interception.
-    type: bool
-    default: true
-  ca_path:
-    description:
-      - PEM file with the CA certificate(s) that signed the server certificate.
-      - When set, only these CAs are trusted; when unset, the system trust store is used.
-      - The file must exist on the host that runs the module.
-    type: path
-  client_cert:
-    description:
-      - PEM file with a client certificate, for servers that require HTTPS client authentication
-        (and for certificate login to JOC Cockpit).
-      - The file must exist on the host that runs the module.
-    type: path
-  client_key:
-    description:
-      - PEM file with the private key of O(client_cert), if the key is not inside that file.
-    type: path
-  timeout:
-    description:
-      - Seconds to wait for a connection and for each answer.
-    type: int
-    default: 30
-  retries:
-    description:
-      - How often a request is repeated after a connection failure (refused, reset, timed out),
-        with a delay that doubles from 1 second up to 8 seconds. HTTP error answers are never repeated.
-      - V(0) tries once.
-    type: int
-    default: 3
 notes:
   - "Environment variables for the connection (for example injected by an AWX / Automation Controller
     credential type, see C(docs/awx.md)): E(JS7_JOC_URL), E(JS7_JOC_USER), E(JS7_JOC_PASSWORD).

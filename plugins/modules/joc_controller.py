@@ -31,6 +31,7 @@ author:
   - jobscheduler.js7 contributors (@jobscheduler)
 extends_documentation_fragment:
   - jobscheduler.js7.joc_connection
+  - jobscheduler.js7.api_transport
   - jobscheduler.js7.controller_connection.ignored
   - jobscheduler.js7.action_group
   - ansible.builtin.action_common_attributes
