@@ -279,6 +279,8 @@ class ControllerMain(Program):
             if events:
                 self.persist(events)
 
+    handover = None  # after a switch-over: the journal file the new active node still has to read to its end
+
     def start_as_passive(self, cs, file_event_id=None):
         with self.lock:
             if self.writer:
@@ -830,6 +832,11 @@ class ControllerMain(Program):
             passive = cl.passive_id(cs)
             self.persist([{"TYPE": "ClusterSwitchedOver", "activatedId": passive}])
             new_state = self.state.cluster_state
+            # The passive node learns that it is to take over from the replicated ClusterSwitchedOver
+            # event; JS7 hands over only after the passive node has it. Keep serving the rest of this
+            # journal file after becoming passive, or a poll that comes a moment late finds a passive
+            # node (ClusterNodeIsNotActive) and nobody ever becomes active.
+            self.handover = {"file": self.writer.file_event_id, "path": self.writer.path, "end": self.writer.position}
         self.log.info(CLUSTER_LOGGER, "Switched over to Node:%s; this node becomes passive" % passive)
         self.start_as_passive(new_state)
         return {"TYPE": "Accepted"}
@@ -1165,10 +1172,15 @@ class ControllerMain(Program):
 
         The query form (file, position, timeout) and the X-Js7-Lab-Next-File header are the lab's own.
         """
-        if self.role != "active":
-            raise Problem("ClusterNodeIsNotActive")
         file_id = int(request.query.get("file", "-1"))
         position = int(request.query.get("position", "0"))
+        if self.role != "active":
+            handover = self.handover
+            if handover and file_id == handover["file"] and position < handover["end"]:
+                data = read_from(handover["path"], position) or b""
+                return Response(200, data, "application/octet-stream",
+                                dict(headers, **{"X-Js7-Lab-Next-File": str(handover["file"])}))
+            raise Problem("ClusterNodeIsNotActive")
         timeout = min(float(request.query.get("timeout") or 0), 60.0)
         self.last_passive_contact = time.monotonic()
         writer = self.writer
