@@ -18,6 +18,7 @@ import socket
 import stat
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -190,11 +191,19 @@ class FakeInstallation:
             pids.add(int((self.data / 'logs' / 'controller.pid').read_text().strip()))
         except (OSError, ValueError):
             pass
+        ours = ('--data-directory=%s' % self.data).encode()
         for pid in pids - {None}:
-            try:
-                with open('/proc/%d/cmdline' % pid, 'rb') as handle:
-                    if ('--data-directory=%s' % self.data).encode() not in handle.read():
-                        continue  # not ours (any more): never kill a stranger
-                os.kill(pid, 9)
-            except OSError:
-                pass
+            # `$!` is written before the forked shell has exec'd python: for a moment the PID's
+            # command line is still the script's. Wait for the exec rather than leak the engine.
+            for _attempt in range(100):
+                try:
+                    with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+                        cmdline = handle.read()
+                    if ours in cmdline:
+                        os.kill(pid, 9)
+                    elif str(self.script).encode() in cmdline:
+                        time.sleep(0.02)
+                        continue
+                except OSError:
+                    pass  # gone already
+                break  # killed, gone, or not ours (any more): never kill a stranger
